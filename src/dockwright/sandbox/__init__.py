@@ -1,0 +1,1 @@
+"""Placeholder for later issues (see ARCHITECTURE.md)."""
