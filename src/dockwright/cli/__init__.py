@@ -1,0 +1,177 @@
+"""Command line: parse arguments, call the library, render the result.
+
+Heavy modules are imported inside the command functions, so ``dockwright --help`` and a
+fully cached ``package`` spend little time importing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from dockwright import __version__
+from dockwright.errors import BuildError, DockwrightError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(2, f"dockwright: error: {message}\n")
+
+
+def _add_package(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "package",
+        help="compile a Go main package on the host and package it into an image",
+        description=(
+            "Cross-compile a Go main package for each --platform and append the binary as "
+            "one layer to a base image. Reproducible: same sources and flags, same digest. "
+            "The image always lands in the local store (tagged with -t); --output also "
+            "exports it."
+        ),
+    )
+    p.add_argument("path", nargs="?", default=".", help="main package folder (default: .)")
+    p.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
+    p.add_argument(
+        "--platform",
+        action="append",
+        default=[],
+        help="target platforms, comma separated (default: $DOCKER_DEFAULT_PLATFORM or host)",
+    )
+    p.add_argument(
+        "--base",
+        default="static",
+        help="base image: static (default), scratch, a store tag, an OCI layout or "
+        "docker-archive path (oci:DIR[:REF], oci-archive:FILE[:REF], docker-archive:FILE)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        help="export too: type=oci,dest=FILE.tar | type=oci,dest=DIR,tar=false | "
+        "type=docker,dest=FILE.tar[,platform=P]",
+    )
+    p.add_argument("--entrypoint", help="entrypoint as a JSON array or words")
+    p.add_argument("--cmd", help="default arguments as a JSON array or words")
+    p.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument(
+        "--annotation",
+        action="append",
+        default=[],
+        metavar="[index:|manifest:]KEY=VALUE",
+        help="manifest annotation (prefix index: for the index)",
+    )
+    p.add_argument("--user", default=None, help="user (default: 65532:65532, nonroot)")
+    p.add_argument("--workdir", default=None)
+    p.add_argument("--expose", action="append", default=[], metavar="PORT[/PROTO]")
+    p.add_argument("--include", action="append", default=[], metavar="SRC:DEST")
+    p.add_argument("--binary-path", default=None, help="where the binary goes in the image")
+    p.add_argument("--ldflags", default="", help="extra -ldflags for go build")
+    p.add_argument("--tags", dest="go_tags", default="", help="go build tags")
+    p.add_argument("--cgo", action="store_true", help="build with CGO_ENABLED=1")
+    p.add_argument("--no-trimpath", action="store_true", help="keep file system paths")
+    p.add_argument("--no-strip", action="store_true", help="keep symbols and DWARF")
+    p.add_argument("--buildvcs", choices=("auto", "true", "false"), default="auto")
+    p.add_argument("--go", default=None, help="path of the go command")
+    p.add_argument("--no-vcs-labels", action="store_true", help="no OCI source/revision labels")
+    p.add_argument("--compression", choices=("gzip", "zstd"), default="gzip")
+    p.add_argument("--compression-level", type=int, default=None)
+    p.add_argument("--index", action="store_true", help="write an index even for one platform")
+    p.add_argument("--iidfile", default=None, help="write the image digest to this file")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
+    p.add_argument("args", nargs="*", help="after --: default arguments (like --cmd)")
+    p.set_defaults(func=_run("package"))
+
+
+def _add_store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    images = sub.add_parser("images", help="list the images in the local store")
+    images.add_argument("--format", choices=("table", "json"), default="table")
+    images.add_argument("-q", "--quiet", action="store_true", help="names only")
+    images.set_defaults(func=_run("images"))
+
+    rmi = sub.add_parser("rmi", help="remove tags from the local store")
+    rmi.add_argument("tags", nargs="+", metavar="TAG")
+    rmi.add_argument("--prune", action="store_true", help="free unreferenced blobs afterwards")
+    rmi.set_defaults(func=_run("rmi"))
+
+    prune = sub.add_parser("prune", help="delete blobs no tag references")
+    prune.add_argument(
+        "--repair", action="store_true", help="also verify every blob and drop corrupt ones"
+    )
+    prune.set_defaults(func=_run("prune"))
+
+    save = sub.add_parser("save", help="write a stored image to an OCI or docker archive")
+    save.add_argument("tag", metavar="TAG")
+    save.add_argument("-o", "--output", required=True, metavar="FILE")
+    save.add_argument("--format", choices=("oci", "docker"), default="oci")
+    save.add_argument("--platform", default=None, help="for --format docker: which platform")
+    save.set_defaults(func=_run("save"))
+
+
+def _run(name: str) -> Command:
+    def command(args: argparse.Namespace) -> int:
+        if name == "package":
+            from dockwright.cli.package_cmd import run_package  # noqa: PLC0415
+
+            return run_package(args)
+        from dockwright.cli import store_cmds  # noqa: PLC0415
+
+        handler: Command = getattr(store_cmds, f"run_{name}")
+        return handler(args)
+
+    return command
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``dockwright`` command."""
+    parser = _Parser(
+        prog="dockwright",
+        description="Build container images for compiled applications, without a daemon.",
+    )
+    parser.add_argument("--version", action="version", version=f"dockwright {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_package(sub)
+    _add_store_commands(sub)
+    return parser
+
+
+def _report(exc: DockwrightError) -> None:
+    print(f"dockwright: error: {exc.message}", file=sys.stderr)
+    if isinstance(exc, BuildError) and exc.output_tail:
+        for line in exc.output_tail:
+            print(f"  | {line}", file=sys.stderr)
+    if exc.hint:
+        print(f"dockwright: hint: {exc.hint}", file=sys.stderr)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        code: int = args.func(args)
+    except DockwrightError as exc:
+        _report(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("dockwright: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 141
+    except Exception as exc:
+        if os.environ.get("DOCKWRIGHT_DEBUG"):
+            raise
+        print(
+            f"dockwright: internal error: {type(exc).__name__}: {exc} "
+            "(set DOCKWRIGHT_DEBUG=1 for a traceback, and please report it)",
+            file=sys.stderr,
+        )
+        return 70
+    return code

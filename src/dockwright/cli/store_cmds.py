@@ -1,0 +1,88 @@
+"""``images``, ``rmi``, ``prune`` and ``save``: the local store from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from dockwright.cli.render import human_size
+from dockwright.image.model import Descriptor, Index, Manifest, parse_document
+from dockwright.image.platform import Platform, parse_platforms
+from dockwright.publish import OutputSpec, publish
+from dockwright.store import Store, normalize_tag
+
+
+def _summary(store: Store, desc: Descriptor) -> tuple[list[str], int]:
+    """Platforms and total stored size (every distinct blob counted once)."""
+    platforms: list[str] = []
+    doc = parse_document(store.read(desc.digest), desc.media_type)
+    if isinstance(doc, Index):
+        for entry in doc.manifests:
+            if entry.platform is not None and entry.is_manifest:
+                platforms.append(str(entry.platform))
+    elif isinstance(doc, Manifest):
+        from dockwright.image.model import ImageConfig  # noqa: PLC0415
+
+        config = ImageConfig.from_bytes(store.read(doc.config.digest))
+        platforms.append(str(Platform(config.os, config.architecture, config.variant)))
+    size = sum(d.size for d in store.walk(desc))
+    return platforms, size
+
+
+def run_images(args: argparse.Namespace) -> int:
+    """List tags with digest, platforms and size."""
+    store = Store.open()
+    rows = [(name, desc, *_summary(store, desc)) for name, desc in store.tags()]
+    if args.format == "json":
+        listing = [
+            {"name": name, "digest": str(desc.digest), "platforms": plats, "size": size}
+            for name, desc, plats, size in rows
+        ]
+        print(json.dumps(listing, indent=2))
+        return 0
+    if args.quiet:
+        for name, *_ in rows:
+            print(name)
+        return 0
+    print(f"{'NAME':<40} {'DIGEST':<14} {'SIZE':>9}  PLATFORMS")
+    for name, desc, plats, size in rows:
+        print(f"{name:<40} {desc.digest.short:<14} {human_size(size):>9}  {', '.join(plats)}")
+    return 0
+
+
+def run_rmi(args: argparse.Namespace) -> int:
+    """Remove tags (and, with --prune, the blobs nothing references any more)."""
+    store = Store.open()
+    for tag in args.tags:
+        desc = store.untag(tag)
+        print(f"untagged {normalize_tag(tag)} ({desc.digest})")
+    if args.prune:
+        return run_prune(argparse.Namespace(repair=False))
+    return 0
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    """Drop unreferenced blobs (and corrupt ones with --repair)."""
+    store = Store.open()
+    report = store.prune(repair=args.repair)
+    for digest in report.corrupt:
+        print(f"removed corrupt blob {digest}")
+    for tag in report.untagged:
+        print(f"untagged {tag}: its image had corrupt or missing blobs")
+    print(f"removed {len(report.removed)} blobs, freed {human_size(report.freed_bytes)}")
+    return 0
+
+
+def run_save(args: argparse.Namespace) -> int:
+    """Write a stored image to an OCI archive or a docker-archive."""
+    store = Store.open()
+    tag = normalize_tag(args.tag)
+    root = store.resolve(tag)
+    spec = OutputSpec(kind=args.format, dest=Path(args.output), tar=True)
+    platform = parse_platforms(args.platform)[0] if args.platform else None
+    result = publish(spec, store, root, [tag], store=store, platform=platform)
+    print(f"saved {tag} ({result.digest}) to {result.dest}")
+    for note in result.notes:
+        print(f"note: {note}")
+    return 0
