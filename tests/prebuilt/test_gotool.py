@@ -46,7 +46,7 @@ def test_library_package_is_refused(tmp_path: Path) -> None:
 
 def test_no_go_mod_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "main.go").write_text("package main\n")
-    with pytest.raises(UsageError, match="no go.mod found") as info:
+    with pytest.raises(UsageError, match=r"no go\.mod found") as info:
         gotool.locate_main_package(tmp_path)
     assert info.value.hint is not None
     assert "go mod init" in info.value.hint
