@@ -3,17 +3,19 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import shutil
 import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
-from storekit import make_store, readonly_dir, remove, run_unprivileged
 
 from dockwright.errors import CorruptBlobError, NotFoundError, StoreError
 from dockwright.image.digest import Digest
 from dockwright.store import DigestMismatchError, Store, _fs, default_root
+from store.storekit import make_store, readonly_dir, remove, run_unprivileged
 
 
 def temp_files(store: Store) -> list[Path]:
@@ -270,3 +272,22 @@ def test_blob_writer_is_a_binary_file(tmp_path: Path) -> None:
     data = store.read(digest)
     assert size == len(data) and data.endswith(b"trailer")
     assert writer.closed
+
+
+def _read_blob(root: Path, digest: Digest) -> None:
+    # Store() without open(): reading needs no write access.
+    Store(root).read(digest)
+
+
+def test_unreadable_blob_is_a_store_error() -> None:
+    parent = Path(tempfile.mkdtemp(prefix="dw-unreadable-"))
+    try:
+        parent.chmod(0o755)
+        store = Store.open(parent / "store")
+        digest = store.put_bytes(b"secret")
+        store.blob_path(digest).chmod(0o000)
+        message = run_unprivileged(_read_blob, store.root, digest)
+    finally:
+        shutil.rmtree(parent)
+    assert message.startswith("StoreError: cannot read blob"), message
+    assert "DOCKWRIGHT_HOME" in message

@@ -12,10 +12,10 @@ import time
 from pathlib import Path
 
 import pytest
-from storekit import child_env, make_store
 
 from dockwright.store import Store
 from dockwright.store.testing import add_image
+from store.storekit import child_env, make_store
 
 PROCESSES = 8
 TAGS_EACH = 20

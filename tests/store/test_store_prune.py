@@ -7,13 +7,13 @@ import time
 from pathlib import Path
 
 import pytest
-from storekit import make_store
 
 from dockwright.errors import StoreError
 from dockwright.image.digest import Digest
 from dockwright.image.platform import Platform
 from dockwright.store import Store
 from dockwright.store.testing import add_image, add_index
+from store.storekit import make_store
 
 
 def blob_count(store: Store) -> int:

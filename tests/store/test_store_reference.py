@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dockwright.errors import InvalidReferenceError
-from dockwright.store import normalize_tag, split_tag
+from dockwright.store import normalize_tag, qualified_name, split_tag
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,18 @@ def test_invalid_names(given: str, fragment: str) -> None:
 def test_split_tag() -> None:
     assert split_tag("localhost:5000/a/b:1") == ("localhost:5000/a/b", "1")
     assert split_tag("hello") == ("hello", "latest")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("hello", "docker.io/library/hello:latest"),
+        ("hello:1", "docker.io/library/hello:1"),
+        ("team/app:2", "docker.io/team/app:2"),
+        ("localhost:5000/a/b", "localhost:5000/a/b:latest"),
+        ("localhost/a:1", "localhost/a:1"),
+        ("ghcr.io/o/r:v1", "ghcr.io/o/r:v1"),
+    ],
+)
+def test_qualified_name(given: str, expected: str) -> None:
+    assert qualified_name(given) == expected

@@ -5,7 +5,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from storekit import make_store
 
 from dockwright.errors import InvalidReferenceError, NotFoundError, StoreError
 from dockwright.image import mediatypes as mt
@@ -14,6 +13,7 @@ from dockwright.image.model import Descriptor, Index, Manifest
 from dockwright.image.platform import Platform
 from dockwright.store import BlobStore, MemoryStore, Store
 from dockwright.store.testing import add_image, add_index
+from store.storekit import make_store
 
 
 def test_store_and_fake_satisfy_the_protocol(tmp_path: Path) -> None:

@@ -6,10 +6,9 @@ import json
 import os
 from pathlib import Path
 
-from storekit import make_store, run_tool
-
 from dockwright.image.platform import Platform
 from dockwright.store.testing import add_image, add_index
+from store.storekit import make_store, run_tool
 
 
 def test_skopeo_reads_the_store(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ fakes. Publishers read through the :class:`BlobSource` protocol.
 
 from dockwright.store.blobwriter import BlobWriter
 from dockwright.store.memory import MemoryBlobSource, MemoryStore
-from dockwright.store.reference import normalize_tag, split_tag
+from dockwright.store.reference import normalize_tag, qualified_name, split_tag
 from dockwright.store.source import BlobIngest, BlobSource, BlobStore, DigestMismatchError
 from dockwright.store.store import PruneReport, Store, default_root
 
@@ -22,5 +22,6 @@ __all__ = [
     "Store",
     "default_root",
     "normalize_tag",
+    "qualified_name",
     "split_tag",
 ]

@@ -87,3 +87,15 @@ def normalize_tag(name: str) -> str:
     """
     repository, tag = split_tag(name)
     return f"{repository}:{tag}"
+
+
+def qualified_name(name: str) -> str:
+    """The fully qualified form containerd and buildx record: ``hello:1`` →
+    ``docker.io/library/hello:1``, ``team/app`` → ``docker.io/team/app:latest``."""
+    repository, tag = split_tag(name)
+    components = repository.split("/")
+    if len(components) > 1 and _looks_like_registry(components[0]):
+        return f"{repository}:{tag}"
+    if len(components) == 1:
+        repository = f"library/{repository}"
+    return f"docker.io/{repository}:{tag}"

@@ -165,7 +165,10 @@ class Store:
 
     def has(self, digest: Digest) -> bool:
         """True when the blob is in the store."""
-        return self.blob_path(digest).is_file()
+        try:
+            return self.blob_path(digest).is_file()
+        except OSError as exc:
+            raise self._io_error(f"look up blob {digest}", exc) from exc
 
     def size(self, digest: Digest) -> int:
         """The blob's size in bytes; :class:`NotFoundError` if absent."""
@@ -173,6 +176,8 @@ class Store:
             return self.blob_path(digest).stat().st_size
         except FileNotFoundError as exc:
             raise self._blob_missing(digest) from exc
+        except OSError as exc:
+            raise self._io_error(f"look up blob {digest}", exc) from exc
 
     def read(self, digest: Digest, *, verify: bool = True) -> bytes:
         """The blob's bytes; :class:`NotFoundError` if absent, :class:`CorruptBlobError` if
@@ -182,6 +187,8 @@ class Store:
             data = path.read_bytes()
         except FileNotFoundError as exc:
             raise self._blob_missing(digest) from exc
+        except OSError as exc:
+            raise self._io_error(f"read blob {digest}", exc) from exc
         if verify:
             actual = hashlib.new(digest.algorithm, data).hexdigest()
             if actual != digest.hex:
@@ -194,6 +201,8 @@ class Store:
             return self.blob_path(digest).open("rb")
         except FileNotFoundError as exc:
             raise self._blob_missing(digest) from exc
+        except OSError as exc:
+            raise self._io_error(f"read blob {digest}", exc) from exc
 
     def put_bytes(self, data: bytes, expected: Digest | None = None) -> Digest:
         """Store ``data`` and return its digest (a no-op when already stored).
@@ -274,6 +283,8 @@ class Store:
             data = self._index_path.read_bytes()
         except FileNotFoundError:
             return Index(())
+        except OSError as exc:
+            raise self._io_error("read the tag index", exc) from exc
         try:
             return Index.from_bytes(data)
         except ImageFormatError as exc:
@@ -477,15 +488,18 @@ class Store:
         """Problems found: corrupt blobs, missing referenced blobs, an unreadable
         index.json. An empty list means the store is healthy."""
         problems: list[str] = []
-        for path, digest in self._blob_files():
-            if digest is None:
-                problems.append(f"unexpected file {path} (not named by a digest)")
-                continue
-            actual = self._hash_file(path, digest)
-            if actual != digest.hex:
-                problems.append(
-                    str(CorruptBlobError(path, str(digest), f"{digest.algorithm}:{actual}"))
-                )
+        try:
+            for path, digest in self._blob_files():
+                if digest is None:
+                    problems.append(f"unexpected file {path} (not named by a digest)")
+                    continue
+                actual = self._hash_file(path, digest)
+                if actual != digest.hex:
+                    problems.append(
+                        str(CorruptBlobError(path, str(digest), f"{digest.algorithm}:{actual}"))
+                    )
+        except OSError as exc:
+            problems.append(str(self._io_error("read the blobs", exc)))
         try:
             entries = self._read_index().manifests
         except StoreError as exc:
