@@ -120,3 +120,19 @@ def test_missing_blob_in_source(tmp_path: Path) -> None:
         publish_docker_archive(memory, missing, tmp_path / "x.tar", tags=[], platform=None)
     assert leftovers(tmp_path) == [] and not (tmp_path / "x.tar").exists()
     assert image.digest in memory.blobs
+
+
+def test_failed_merge_keeps_the_existing_layout(tmp_path: Path) -> None:
+    images = make_images(tmp_path)
+    dest = tmp_path / "layout"
+    publish_oci_layout(images.store, images.image, dest, tags=["hello:1"], tar=False)
+    before = sorted(p.relative_to(dest) for p in dest.rglob("*"))
+    index_before = (dest / "index.json").read_bytes()
+    memory = MemoryStore()
+    broken = add_image(memory, layers=({"new": b"1"}, {"newer": b"2"}))
+    manifest = Manifest.from_bytes(memory.read(broken.digest))
+    memory.blobs[manifest.layers[1].digest] = b"y" * manifest.layers[1].size
+    with pytest.raises(CorruptBlobError):
+        publish_oci_layout(memory, broken, dest, tags=["broken:1"], tar=False)
+    assert sorted(p.relative_to(dest) for p in dest.rglob("*")) == before
+    assert (dest / "index.json").read_bytes() == index_before

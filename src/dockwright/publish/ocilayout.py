@@ -113,9 +113,11 @@ def _write_layout_dir(
         except OSError as exc:
             raise write_failed(dest, exc) from exc
         created = True
+    written: list[Path] = []
     try:
         for desc in closure:
-            _write_blob(source, desc, dest)
+            if _write_blob(source, desc, dest):
+                written.append(dest / blob_name(desc.digest))
         _replace_file(dest, "oci-layout", OCI_LAYOUT_BYTES)
         names = {d.annotations.get(ANNOTATION_CONTAINERD_NAME) for d in entries}
         refs = {d.annotations.get(mt.ANNOTATION_REF_NAME) for d in entries}
@@ -130,20 +132,22 @@ def _write_layout_dir(
         ]
         index = Index((*kept, *entries))
         _replace_file(dest, "index.json", canonical_json(index.to_json()))
-    except OSError as exc:
+    except BaseException as exc:
+        # index.json is written last, so removing what we added restores the old layout.
         if created:
             shutil.rmtree(dest, ignore_errors=True)
-        raise write_failed(dest, exc) from exc
-    except BaseException:
-        if created:
-            shutil.rmtree(dest, ignore_errors=True)
+        else:
+            for path in written:
+                path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_failed(dest, exc) from exc
         raise
 
 
-def _write_blob(source: BlobSource, desc: Descriptor, dest: Path) -> None:
+def _write_blob(source: BlobSource, desc: Descriptor, dest: Path) -> bool:
     target = dest / blob_name(desc.digest)
     if target.is_file() and target.stat().st_size == desc.size:
-        return
+        return False
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=".dockwright-", suffix=".tmp", dir=dest)
     temp = Path(name)
@@ -156,6 +160,7 @@ def _write_blob(source: BlobSource, desc: Descriptor, dest: Path) -> None:
         temp.replace(target)
     finally:
         temp.unlink(missing_ok=True)
+    return True
 
 
 def _replace_file(dest: Path, name: str, data: bytes) -> None:
