@@ -83,8 +83,8 @@ def _add_package(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--index", action="store_true", help="write an index even for one platform")
     p.add_argument("--iidfile", default=None, help="write the image digest to this file")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
-    p.add_argument("args", nargs="*", help="after --: default arguments (like --cmd)")
-    p.set_defaults(func=_run("package"))
+    p.set_defaults(func=_run("package"), args=[])
+    p.epilog = "Arguments after -- become the image's default arguments (like --cmd)."
 
 
 def _add_store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
@@ -151,10 +151,20 @@ def _report(exc: DockwrightError) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    words = list(sys.argv[1:] if argv is None else argv)
+    # Everything after "--" is the image's default arguments, never options or the path.
+    trailing: list[str] | None = None
+    if "--" in words:
+        cut = words.index("--")
+        words, trailing = words[:cut], words[cut + 1 :]
+    args = parser.parse_args(words)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    if trailing is not None:
+        if args.command != "package":
+            parser.error(f"'--' is only for 'package', not {args.command!r}")
+        args.args = trailing
     try:
         code: int = args.func(args)
     except DockwrightError as exc:

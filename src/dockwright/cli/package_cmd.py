@@ -17,7 +17,7 @@ from dockwright.image.platform import host_platform, parse_platforms
 from dockwright.prebuilt.gotool import GoOptions
 from dockwright.prebuilt.includes import parse_include
 from dockwright.prebuilt.package import PackageOptions, package
-from dockwright.publish import parse_output, publish
+from dockwright.publish import OutputSpec, parse_output, publish
 from dockwright.store import Store, normalize_tag
 
 
@@ -60,6 +60,31 @@ def _annotations(items: list[str]) -> tuple[dict[str, str], dict[str, str]]:
         else:
             manifest[key] = value
     return manifest, index
+
+
+def _preflight(spec: OutputSpec) -> None:
+    """Refuse an output that cannot be written before minutes of compiling, not after."""
+    dest = spec.dest
+    if dest is None:
+        return
+    if not spec.tar and dest.is_dir():
+        folder = dest
+    elif dest.is_dir():
+        raise PublishError(
+            f"cannot write {dest}: it is a directory",
+            hint="give a file name, or tar=false to write a layout folder",
+        )
+    else:
+        folder = dest.parent
+        if not folder.is_dir():
+            raise PublishError(
+                f"cannot write {dest}: directory {folder} does not exist",
+                hint=f"create it first (mkdir -p {folder}) or choose another dest",
+            )
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PublishError(
+            f"cannot write {dest}: no write permission in {folder}", hint="choose another dest"
+        )
 
 
 def _options(args: argparse.Namespace) -> PackageOptions:
@@ -108,6 +133,8 @@ def run_package(args: argparse.Namespace) -> int:
     options = _options(args)
     tags = [normalize_tag(t) for t in args.tag]
     spec = parse_output(args.output) if args.output else None
+    if spec is not None:
+        _preflight(spec)
     store = Store.open()
     base = open_base(args.base, store)
     printer = EventPrinter(sys.stderr, quiet=args.quiet)

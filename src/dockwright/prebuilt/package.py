@@ -374,7 +374,8 @@ class _Packager:
             root = descriptor_for(mt.OCI_INDEX, data)
         for tag in tags:
             self.store.tag(tag, root)
-        self.emit(Event("done", f"image {root.digest}", None, time.monotonic() - start))
+        kind = "index" if root.is_index else "image"
+        self.emit(Event("done", f"wrote {kind} {root.digest}", None, time.monotonic() - start))
         return PackageResult(root, images, self.binary_path, tuple(tags))
 
 
