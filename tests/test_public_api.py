@@ -16,7 +16,25 @@ import dockwright
 from support import run_dockwright
 
 # The whole public API. Change it on purpose, here, when dockwright/__init__.py changes.
-EXPECTED_PUBLIC_API: frozenset[str] = frozenset({"__version__"})
+EXPECTED_PUBLIC_API: frozenset[str] = frozenset(
+    {
+        "__version__",
+        "Descriptor",
+        "Digest",
+        "DockwrightError",
+        "ImageConfig",
+        "Index",
+        "Manifest",
+        "OutputSpec",
+        "PackageOptions",
+        "PackageResult",
+        "Platform",
+        "Store",
+        "package",
+        "parse_output",
+        "publish",
+    }
+)
 
 # Top-level modules that must not be loaded by `import dockwright` or by `--help`.
 HEAVY_MODULES: frozenset[str] = frozenset(

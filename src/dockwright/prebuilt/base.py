@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -114,19 +113,15 @@ CA_BUNDLE_PATH = "etc/ssl/certs/ca-certificates.crt"
 ZONEINFO_PATH = "usr/share/zoneinfo"
 
 
-def _dist_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "unknown"
-
-
 def static_versions() -> dict[str, str]:
     """The versions of what the static base is made from; they name its layer."""
+    import certifi  # noqa: PLC0415 - small packages; importlib.metadata would cost more
+    import tzdata  # noqa: PLC0415
+
     return {
         "format": _STATIC_FORMAT,
-        "certifi": _dist_version("certifi"),
-        "tzdata": _dist_version("tzdata"),
+        "certifi": str(certifi.__version__),
+        "tzdata": str(tzdata.__version__),
     }
 
 
