@@ -31,308 +31,50 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
-import hashlib
 import json
 import os
 import platform
-import re
+import shlex
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING or __package__:
-    from bench import _oci, _services
-else:  # run as a script (python bench/package.py): its folder is sys.path[0]
-    import _oci
-    import _services
+if not __package__:  # run as a script: its folder is sys.path[0]; make `bench` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-REPO = Path(__file__).resolve().parents[1]
-EXAMPLE = REPO / "examples" / "hello"
-BASE_REF = "base"
-TAG = "hello:bench"
-GO_LDFLAGS = "-s -w"
-DOCKERFILE = """\
-FROM base:latest
-COPY hello /usr/local/bin/hello
-ENTRYPOINT ["/usr/local/bin/hello"]
-"""
-SERIAL_CODE = """
-// buildSerial is rewritten by bench/package.py before each timed build, so the binary changes.
-var buildSerial = "{serial}"
-
-func init() {{
-	if os.Getenv("HELLO_PRINT_SERIAL") != "" {{
-		fmt.Println("build", buildSerial)
-	}}
-}}
-"""
-SERIAL_RE = re.compile(r'var buildSerial = "[0-9A-Za-z-]*"')
-DIGEST_RE = re.compile(r"sha256:[0-9a-f]{64}")
-
-TARGET_EDIT_VS_KO = 1.0
-TARGET_EDIT_VS_DOCKER = 0.7
-TARGET_NOCHANGE_SECONDS = 0.3
-TARGET_SIZE_SLACK = 1.02
-
-
-class BenchError(RuntimeError):
-    """The benchmark could not measure something (a tool failed, a service did not start)."""
-
-
-# -- running things ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Ran:
-    """A finished command: wall time and output."""
-
-    seconds: float
-    stdout: str
-    stderr: str
-
-
-def run(
-    cmd: Sequence[str],
-    *,
-    env: Mapping[str, str],
-    cwd: Path | None = None,
-    timeout: float = 900,
-) -> Ran:
-    """Run ``cmd``, timing its wall clock from fork to exit; raise on a non-zero exit."""
-    start = time.perf_counter()
-    proc = subprocess.run(
-        list(cmd),
-        cwd=cwd,
-        env=dict(env),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise BenchError(
-            f"`{' '.join(cmd)}` exited {proc.returncode} after {seconds:.2f}s\n"
-            f"--- stdout ---\n{proc.stdout[-3000:]}\n--- stderr ---\n{proc.stderr[-3000:]}"
-        )
-    return Ran(seconds, proc.stdout, proc.stderr)
-
-
-def tool_version(cmd: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    """First line of a ``--version``-like command, or why it failed."""
-    try:
-        proc = subprocess.run(
-            list(cmd), capture_output=True, text=True, timeout=60, check=False, env=env
-        )
-    except OSError as exc:
-        return f"unavailable ({exc})"
-    lines = (proc.stdout or proc.stderr).strip().splitlines()
-    return lines[0] if lines else f"exit {proc.returncode}"
-
-
-# -- the source copy ---------------------------------------------------------------------------
-
-
-class Source:
-    """The copy of examples/hello the tools build; :meth:`edit` changes main.go's serial."""
-
-    def __init__(self, root: Path) -> None:
-        shutil.copytree(EXAMPLE, root)
-        self.root = root
-        self.main_go = root / "main.go"
-        self.count = 0
-        text = self.main_go.read_text()
-        if SERIAL_RE.search(text) is None:
-            text = text.rstrip("\n") + "\n" + SERIAL_CODE.format(serial="000000")
-        self.main_go.write_text(text)
-
-    @property
-    def serial(self) -> str:
-        """The serial now in main.go (fixed width, so every binary has the same size)."""
-        return f"{self.count:06d}"
-
-    def edit(self) -> str:
-        """Give main.go a new ``buildSerial``; return it."""
-        self.count += 1
-        text = self.main_go.read_text()
-        new, n = SERIAL_RE.subn(f'var buildSerial = "{self.serial}"', text)
-        if n != 1:
-            raise BenchError(f"{self.main_go}: buildSerial line not found")
-        self.main_go.write_text(new)
-        return self.serial
-
-
-# -- the tools ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Build:
-    """One build by one tool: wall time, the image it produced and where its time went."""
-
-    tool: str
-    seconds: float
-    digest: str
-    steps: Mapping[str, float] = field(default_factory=dict)
-    note: str = ""
-
-
-class Tool(Protocol):
-    """Something that turns the current source into an image."""
-
-    @property
-    def name(self) -> str:
-        """Short name for tables."""
-        ...
-
-    def build(self) -> Build:
-        """Build once; the returned seconds are the wall time of the whole user-visible step."""
-        ...
-
-
-@dataclass
-class Ko:
-    """``ko build`` writing an OCI layout (no push), base pulled from the local registry."""
-
-    ko: str
-    src: Path
-    layout: Path
-    env: Mapping[str, str]
-    name: str = "ko"
-
-    def build(self) -> Build:
-        """Run ko once."""
-        cmd = [
-            self.ko,
-            "build",
-            "./",
-            "--bare",
-            "--push=false",
-            f"--oci-layout-path={self.layout}",
-            "--platform=linux/amd64",
-            "--sbom=none",
-            f"--ldflags={GO_LDFLAGS}",
-        ]
-        ran = run(cmd, env=self.env, cwd=self.src)
-        found = DIGEST_RE.findall(ran.stdout)
-        if not found:
-            raise BenchError(f"ko printed no digest:\n{ran.stdout}\n{ran.stderr[-2000:]}")
-        return Build(self.name, ran.seconds, found[-1])
-
-
-@dataclass
-class Docker:
-    """``go build`` on the host, then BuildKit copies the binary onto the base."""
-
-    go: str
-    daemon: _services.Dockerd
-    src: Path
-    context: Path
-    env: Mapping[str, str]
-    name: str = "docker"
-
-    def build(self) -> Build:
-        """Compile, then ``docker build``; both are timed, the sum is the figure."""
-        binary = self.context / "hello"
-        go = run(
-            [self.go, "build", "-trimpath", f"-ldflags={GO_LDFLAGS}", "-o", str(binary), "."],
-            env=self.env,
-            cwd=self.src,
-        )
-        iidfile = self.context.parent / "docker.iid"
-        docker_env = self.daemon.env(DOCKER_BUILDKIT="1")
-        built = run(
-            self.daemon.command(
-                "build", "--progress=plain", "-t", TAG, "--iidfile", str(iidfile), str(self.context)
-            ),
-            env=docker_env,
-        )
-        digest = iidfile.read_text().strip()
-        return Build(
-            self.name,
-            go.seconds + built.seconds,
-            digest,
-            {"go build": go.seconds, "docker build": built.seconds},
-        )
-
-
-_EVENT_SECONDS = re.compile(r"\(([0-9.]+)s\)\s*$")
-
-
-@dataclass
-class Dockwright:
-    """``dockwright package``, timed as a subprocess's wall time (Python start-up included)."""
-
-    command: Sequence[str]
-    src: Path
-    home: Path
-    env: Mapping[str, str]
-    output: Path | None = None
-    name: str = "dockwright"
-    base_layout: Path = field(default_factory=Path)
-    # Bytecode: an installed dockwright has .pyc files (pip compiles them); this source checkout
-    # may run with PYTHONDONTWRITEBYTECODE=1, so the benchmark keeps them under pycache instead.
-    pycache: Path | None = None
-
-    def argv(self, base_layout: Path) -> list[str]:
-        """The command line (the base is the benchmark's OCI layout)."""
-        cmd = [
-            *self.command,
-            "package",
-            str(self.src),
-            "--base",
-            f"oci:{base_layout}:{BASE_REF}",
-            "-t",
-            TAG,
-        ]
-        if self.output is not None:
-            cmd += ["--output", f"type=oci,dest={self.output},tar=false"]
-        return cmd
-
-    def run_env(self) -> dict[str, str]:
-        """The environment: the benchmark's Go settings, a private store, and bytecode caching
-        in ``pycache`` (or none at all when ``pycache`` is None)."""
-        env = {k: v for k, v in self.env.items() if not k.startswith("PYTHONPYCACHEPREFIX")}
-        env["DOCKWRIGHT_HOME"] = str(self.home)
-        if self.pycache is None:
-            env["PYTHONDONTWRITEBYTECODE"] = "1"
-        else:
-            env.pop("PYTHONDONTWRITEBYTECODE", None)
-            env["PYTHONPYCACHEPREFIX"] = str(self.pycache)
-        return env
-
-    def build(self) -> Build:
-        """Run dockwright once; split its time using the progress events it prints."""
-        ran = run(self.argv(self.base_layout), env=self.run_env())
-        match = re.search(r"\b(?:image|index) (sha256:[0-9a-f]{64})", ran.stdout)
-        digest = match.group(1) if match else ""
-        if not digest:
-            found = DIGEST_RE.findall(ran.stdout + ran.stderr)
-            digest = found[-1] if found else ""
-        steps: dict[str, float] = {}
-        for line in ran.stderr.splitlines():
-            seconds = _EVENT_SECONDS.search(line)
-            if seconds is None:
-                continue
-            if "compiled" in line:
-                steps["go build"] = float(seconds.group(1))
-            elif "image sha256:" in line or "index sha256:" in line:
-                steps["package()"] = float(seconds.group(1))
-        if "package()" in steps:
-            steps["outside package()"] = ran.seconds - steps["package()"]
-        note = "unchanged" if "(unchanged)" in ran.stdout else ""
-        if "(compiled)" in ran.stdout:
-            note = "compiled"
-        return Build(self.name, ran.seconds, digest, steps, note)
-
+from bench import _oci, _services
+from bench._results import (
+    Results,
+    Series,
+    Sizes,
+    fmt_s,
+    json_figures,
+    report,
+)
+from bench._tools import (
+    BASE_REF,
+    DOCKERFILE,
+    GO_LDFLAGS,
+    REPO,
+    TAG,
+    BenchError,
+    Docker,
+    Dockwright,
+    Ko,
+    Source,
+    Tool,
+    file_sha,
+    layer_binary_sha,
+    profile_dockwright,
+    run,
+    tool_version,
+)
 
 # -- bookkeeping -------------------------------------------------------------------------------
 
@@ -351,58 +93,6 @@ class Phases:
             yield
         finally:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
-
-
-@dataclass
-class Series:
-    """Builds of one tool in one scenario."""
-
-    builds: list[Build] = field(default_factory=list)
-
-    @property
-    def times(self) -> list[float]:
-        """Wall times in seconds."""
-        return [b.seconds for b in self.builds]
-
-    @property
-    def median(self) -> float:
-        """Median wall time."""
-        return statistics.median(self.times)
-
-    def step_medians(self) -> dict[str, float]:
-        """Median of each named step over the builds that report it."""
-        names: dict[str, list[float]] = {}
-        for b in self.builds:
-            for step, secs in b.steps.items():
-                names.setdefault(step, []).append(secs)
-        return {step: statistics.median(vals) for step, vals in names.items()}
-
-    def as_json(self) -> dict[str, object]:
-        """Figures for --json."""
-        return {
-            "median_s": self.median,
-            "min_s": min(self.times),
-            "max_s": max(self.times),
-            "samples_s": self.times,
-            "steps_median_s": self.step_medians(),
-            "digests": [b.digest for b in self.builds],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """One line of the issue's "Done when"."""
-
-    name: str
-    value: float | None  # None: not measured (counts as a failure)
-    limit: float
-    unit: str
-    detail: str
-
-    @property
-    def ok(self) -> bool:
-        """Whether the figure was measured and is within the limit."""
-        return self.value is not None and self.value <= self.limit
 
 
 class Cleanup:
@@ -464,200 +154,6 @@ def check_changed(series: Series, first: str) -> None:
         previous = b.digest or previous
 
 
-def layer_binary_sha(layout: Path, image: _oci.ImageSize) -> tuple[str, int]:
-    """sha256 and size of the largest regular file in the image's last layer (the binary)."""
-    last = image.layers[-1]
-    algorithm, _, hexdigest = last.digest.partition(":")
-    with tarfile.open(layout / "blobs" / algorithm / hexdigest) as tar:
-        members = [m for m in tar.getmembers() if m.isreg()]
-        if not members:
-            return "", 0
-        biggest = max(members, key=lambda m: m.size)
-        handle = tar.extractfile(biggest)
-        assert handle is not None
-        return hashlib.sha256(handle.read()).hexdigest(), biggest.size
-
-
-def file_sha(path: Path) -> str:
-    """sha256 of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def fmt_s(seconds: float) -> str:
-    """Seconds, 3 decimals."""
-    return f"{seconds:7.3f}s"
-
-
-def mb(size: int) -> str:
-    """Bytes as decimal MB with the exact count."""
-    return f"{size / 1e6:8.3f} MB ({size} B)"
-
-
-@dataclass(frozen=True, slots=True)
-class Breakdown:
-    """One in-process ``dockwright package`` run (bench/_profile_dw.py): where it spent time."""
-
-    imports_s: float
-    main_s: float
-    spots: list[tuple[str, float, int]]  # label, wall seconds, calls
-    cprofile: str
-
-
-@dataclass(frozen=True, slots=True)
-class Profile:
-    """Where ``dockwright package`` spends its time, edited and unchanged."""
-
-    python_startup_s: float  # median wall time of `python -c pass`
-    import_total_ms: float
-    import_top: list[tuple[float, str]]  # cumulative ms and name ("  "-indented by depth)
-    nochange: Breakdown | None
-    edit: Breakdown | None
-    errors: list[str]
-
-
-def _python_for(tool: Dockwright) -> str:
-    venv_python = REPO / ".venv" / "bin" / "python"
-    return str(venv_python) if venv_python.is_file() else sys.executable
-
-
-def _breakdown(tool: Dockwright, work: Path, label: str, errors: list[str]) -> Breakdown | None:
-    import io
-    import pstats
-
-    out = work / f"profile-{label}.json"
-    pstats_file = work / f"profile-{label}.pstats"
-    driver = Path(__file__).resolve().parent / "_profile_dw.py"
-    module_args = tool.argv(tool.base_layout)[len(tool.command) :]
-    proc = subprocess.run(
-        [
-            _python_for(tool),
-            str(driver),
-            str(out),
-            "--cprofile",
-            str(pstats_file),
-            "--",
-            *module_args,
-        ],
-        env=tool.run_env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0 or not out.exists():
-        errors.append(f"{label}: profile driver exited {proc.returncode}: {proc.stderr[-1500:]}")
-        return None
-    data = json.loads(out.read_text())
-    buf = io.StringIO()
-    stats = pstats.Stats(str(pstats_file), stream=buf)
-    stats.sort_stats("tottime").print_stats(12)
-    text = buf.getvalue()
-    # Keep the table, drop pstats' preamble (date, file name).
-    table = text[text.find("   ncalls") :] if "   ncalls" in text else text
-    return Breakdown(
-        float(data["imports_s"]),
-        float(data["main_s"]),
-        [(str(s["label"]), float(s["wall_s"]), int(s["calls"])) for s in data["spots"]],
-        table,
-    )
-
-
-def profile_dockwright(tool: Dockwright, work: Path, src: Source) -> Profile:
-    """Profile ``dockwright package``: interpreter start-up, imports (-X importtime, no-change
-    run), and in-process breakdowns of a no-change run and of a run after an edit."""
-    python = _python_for(tool)
-    env = tool.run_env()
-    startups = []
-    for _ in range(5):
-        startups.append(run([python, "-c", "pass"], env=env).seconds)
-    module_args = tool.argv(tool.base_layout)[len(tool.command) :]
-    tool.build()  # the source may have changed since this tool last built it
-    proc = subprocess.run(
-        [python, "-X", "importtime", "-m", "dockwright", *module_args],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    total_ms = 0.0
-    nested: list[tuple[float, str]] = []
-    for line in proc.stderr.splitlines():
-        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
-        if m is None:
-            continue
-        depth = (len(m.group(3)) - 1) // 2
-        cumulative_ms = int(m.group(2)) / 1000
-        if depth == 0:
-            total_ms += cumulative_ms
-        nested.append((cumulative_ms, "  " * depth + m.group(4)))
-    errors: list[str] = []
-    nochange = _breakdown(tool, work, "nochange", errors)
-    src.edit()
-    edit = _breakdown(tool, work, "edit", errors)
-    return Profile(
-        statistics.median(startups),
-        total_ms,
-        sorted(nested, reverse=True)[:14],
-        nochange,
-        edit,
-        errors,
-    )
-
-
-@dataclass
-class Sizes:
-    """The size figures: the stripped binary, the base and the images."""
-
-    binary: int
-    binary_sha256: str
-    base: _oci.ImageSize
-    dockwright: _oci.ImageSize | None = None
-    dockwright_binary_sha256: str = ""
-    ko: _oci.ImageSize | None = None
-    ko_binary_sha256: str = ""
-    docker_inspect_size: int | None = None
-
-    def as_json(self) -> dict[str, object]:
-        """Figures for --json."""
-
-        def image(img: _oci.ImageSize | None) -> dict[str, object] | None:
-            if img is None:
-                return None
-            return {
-                "manifest": img.manifest_digest,
-                "config": img.config_size,
-                "layers_compressed": img.layers_compressed,
-                "layers_uncompressed": img.layers_uncompressed,
-                "layers": [
-                    {"digest": la.digest, "size": la.size, "uncompressed": la.uncompressed}
-                    for la in img.layers
-                ],
-            }
-
-        return {
-            "binary": self.binary,
-            "binary_sha256": self.binary_sha256,
-            "base": image(self.base),
-            "dockwright": image(self.dockwright),
-            "dockwright_binary_sha256": self.dockwright_binary_sha256,
-            "ko": image(self.ko),
-            "ko_binary_sha256": self.ko_binary_sha256,
-            "docker_image_inspect_size": self.docker_inspect_size,
-        }
-
-
-@dataclass
-class Results:
-    """Everything one run measured."""
-
-    rounds: int
-    versions: dict[str, str] = field(default_factory=dict)
-    machine: dict[str, object] = field(default_factory=dict)
-    edit: dict[str, Series] = field(default_factory=dict)
-    nochange: dict[str, Series] = field(default_factory=dict)
-    sizes: Sizes | None = None
-    profile: Profile | None = None
-
-
 TOOL_NAMES = ("docker", "ko", "dockwright", "dockwright-oci")
 
 
@@ -693,6 +189,7 @@ def measure(args: argparse.Namespace, cleanup: Cleanup, phases: Phases) -> Resul
         raise BenchError("ko not found: GOBIN=/root/go/bin go install github.com/google/ko@latest")
     skopeo = _services.find_tool("skopeo", "apt-get install -y skopeo")
     dw_cmd = dockwright_command(args.dockwright)
+    dw_extra = tuple(shlex.split(args.dockwright_flags))
     results = Results(rounds=args.rounds)
 
     with phases("setup: source copy, base image, registry, dockerd"):
@@ -749,7 +246,13 @@ def measure(args: argparse.Namespace, cleanup: Cleanup, phases: Phases) -> Resul
             results.versions["ko"] = tool_version([ko, "version"], env)
         pycache = work / "pycache"
         dw = Dockwright(
-            dw_cmd, src.root, work / "dw-home", env, base_layout=base_layout, pycache=pycache
+            dw_cmd,
+            src.root,
+            work / "dw-home",
+            env,
+            base_layout=base_layout,
+            pycache=pycache,
+            extra=dw_extra,
         )
         dw_oci = Dockwright(
             dw_cmd,
@@ -760,6 +263,7 @@ def measure(args: argparse.Namespace, cleanup: Cleanup, phases: Phases) -> Resul
             name="dockwright-oci",
             base_layout=base_layout,
             pycache=pycache,
+            extra=dw_extra,
         )
         # Context only: the no-change run without any .pyc (every module compiled each run).
         dw_nopyc = Dockwright(
@@ -770,6 +274,7 @@ def measure(args: argparse.Namespace, cleanup: Cleanup, phases: Phases) -> Resul
             name="dockwright-nopyc",
             base_layout=base_layout,
             pycache=None,
+            extra=dw_extra,
         )
         if "dockwright" in wanted:
             tools.append(dw)
@@ -777,6 +282,8 @@ def measure(args: argparse.Namespace, cleanup: Cleanup, phases: Phases) -> Resul
             tools.append(dw_oci)
         if {"dockwright", "dockwright-oci"} & wanted:
             results.versions["dockwright"] = tool_version([*dw_cmd, "--version"], env)
+            if dw_extra:
+                results.versions["dockwright flags"] = shlex.join(dw_extra)
         results.versions["go"] = tool_version([go, "version"], env)
         results.versions["python"] = sys.version.split()[0]
         results.machine = {
@@ -856,248 +363,6 @@ def measure(args: argparse.Namespace, cleanup: Cleanup, phases: Phases) -> Resul
     return results
 
 
-# -- reporting ---------------------------------------------------------------------------------
-
-
-def _median(series: Mapping[str, Series], name: str) -> float | None:
-    found = series.get(name)
-    return found.median if found is not None and found.builds else None
-
-
-def _ratio(a: float | None, b: float | None) -> float | None:
-    return a / b if a is not None and b is not None and b > 0 else None
-
-
-def targets_for(results: Results) -> list[Target]:
-    """The issue's four targets, from the measured figures (None where not measured)."""
-    ko = _median(results.edit, "ko")
-    docker = _median(results.edit, "docker")
-    dw = _median(results.edit, "dockwright")
-    dw_oci = _median(results.edit, "dockwright-oci")
-    targets = [
-        Target(
-            "edit rebuild: dockwright-oci / ko",
-            _ratio(dw_oci, ko),
-            TARGET_EDIT_VS_KO,
-            "x",
-            f"{dw_oci or 0:.3f}s / {ko or 0:.3f}s, medians",
-        ),
-        Target(
-            "edit rebuild: dockwright / docker",
-            _ratio(dw, docker),
-            TARGET_EDIT_VS_DOCKER,
-            "x",
-            f"{dw or 0:.3f}s / {docker or 0:.3f}s, medians",
-        ),
-        Target(
-            "no-change rebuild: dockwright",
-            _median(results.nochange, "dockwright"),
-            TARGET_NOCHANGE_SECONDS,
-            "s",
-            "median wall time of the whole command",
-        ),
-    ]
-    sizes = results.sizes
-    if sizes is not None and sizes.dockwright is not None:
-        image_u = sizes.dockwright.layers_uncompressed + sizes.dockwright.config_size
-        budget = sizes.binary + sizes.base.layers_uncompressed
-        detail = (
-            f"{image_u} B vs {budget} B, limit {budget * TARGET_SIZE_SLACK:.0f} B; "
-            "image = layers + config"
-        )
-        targets.append(
-            Target(
-                "image size, uncompressed: image / (binary + base)",
-                image_u / budget,
-                TARGET_SIZE_SLACK,
-                "x",
-                detail,
-            )
-        )
-    else:
-        targets.append(
-            Target("image size, uncompressed", None, TARGET_SIZE_SLACK, "x", "not measured")
-        )
-    return targets
-
-
-def _series_table(title: str, series: Mapping[str, Series]) -> None:
-    print(title)
-    print(f"  {'tool':<17} {'median':>8} {'min':>8} {'max':>8}   steps (medians)")
-    for name, s in series.items():
-        steps = ", ".join(f"{k} {v:.3f}s" for k, v in s.step_medians().items())
-        print(
-            f"  {name:<17} {fmt_s(s.median)} {fmt_s(min(s.times))} {fmt_s(max(s.times))}   {steps}"
-        )
-
-
-def _print_sizes(sizes: Sizes) -> None:
-    def row(label: str, size: int) -> None:
-        print(f"  {label:<54} {mb(size)}")
-
-    print("Sizes (bytes; MB = 10^6 B)")
-    row("stripped binary (go build -trimpath -ldflags='-s -w')", sizes.binary)
-    base = sizes.base
-    row("base: layers, compressed", base.layers_compressed)
-    row("base: layers, uncompressed (gunzipped tar)", base.layers_uncompressed)
-    for name, img, sha in (
-        ("dockwright", sizes.dockwright, sizes.dockwright_binary_sha256),
-        ("ko", sizes.ko, sizes.ko_binary_sha256),
-    ):
-        if img is None:
-            continue
-        comp = img.layers_compressed + img.config_size
-        unc = img.layers_uncompressed + img.config_size
-        row(f"{name}: image, compressed (layers + config)", comp)
-        row(f"{name}: image, uncompressed (layers + config)", unc)
-        for i, layer in enumerate(img.layers):
-            print(
-                f"      layer {i}: {layer.size:>9} B gz, {layer.uncompressed:>9} B tar  "
-                f"{layer.digest[:19]}"
-            )
-        print(f"      config {img.config_size} B; manifest {img.manifest_digest}")
-        same = "yes" if sha == sizes.binary_sha256 else "NO"
-        print(f"      binary in its last layer byte-identical to the stripped binary: {same}")
-        budget_u = sizes.binary + base.layers_uncompressed
-        budget_c = sizes.binary + base.layers_compressed
-        print(
-            f"      image / (binary + base): uncompressed {unc / budget_u:.4f}x, "
-            f"compressed {comp / budget_c:.4f}x"
-        )
-    if sizes.docker_inspect_size is not None:
-        row("docker: `image inspect` .Size (sum of file sizes)", sizes.docker_inspect_size)
-
-
-def _print_profile(prof: Profile) -> None:
-    print("Where dockwright's own time goes (bench/_profile_dw.py runs its CLI in-process)")
-    print(
-        f"  python start-up (`python -c pass`, median of 5): {prof.python_startup_s * 1e3:.1f} ms"
-    )
-    print(
-        f"  imports of a no-change run (-X importtime): {prof.import_total_ms:.1f} ms in all; "
-        "largest subtrees (cumulative, indented by depth):"
-    )
-    for ms, name in prof.import_top:
-        print(f"    {ms:7.1f} ms  {name}")
-    for title, bd in (("no-change run", prof.nochange), ("run after an edit", prof.edit)):
-        if bd is None:
-            continue
-        print(
-            f"  {title}: importing the CLI {bd.imports_s * 1e3:.1f} ms, then cli.main() "
-            f"{bd.main_s * 1e3:.1f} ms, of which (wall, nested by indent):"
-        )
-        for label, secs, calls in bd.spots:
-            if calls:
-                print(
-                    f"    {secs * 1e3:8.1f} ms  {label}"
-                    + (f"  ({calls} calls)" if calls > 1 else "")
-                )
-        print("    cProfile of cli.main(), all threads, by own time:")
-        for line in bd.cprofile.rstrip().splitlines():
-            print(f"      {line}")
-    for error in prof.errors:
-        print(f"  profile error: {error}")
-
-
-def report(results: Results, phases: Phases, total: float) -> list[Target]:
-    """Print every figure, the ratios and a PASS/FAIL line per target."""
-    print("dockwright package benchmark (bench/package.py)")
-    for key, value in results.versions.items():
-        print(f"  {key:<14} {value}")
-    m = results.machine
-    print(
-        f"  machine        {m.get('cpus')} CPUs, kernel {m.get('kernel')}, 1-min load "
-        f"{m.get('loadavg_start', 0.0):.2f} at start, {m.get('loadavg_end', 0.0):.2f} at end"
-    )
-    print(
-        "  notes          one base and one set of Go flags (-trimpath -ldflags='-s -w', "
-        "CGO_ENABLED=0) for all;\n"
-        "                 ko: --sbom=none (dockwright makes no SBOM), base pulled from a "
-        "registry on 127.0.0.1;\n"
-        "                 docker: host go build + DOCKER_BUILDKIT=1 docker build (COPY of the "
-        "binary), both timed"
-    )
-    print()
-    _series_table(
-        f"Rebuild after editing main.go (median of {results.rounds} rounds, order rotated)",
-        results.edit,
-    )
-    for name in ("dockwright", "dockwright-oci"):
-        mine = _median(results.edit, name)
-        ratios = []
-        for other in ("ko", "docker"):
-            r = _ratio(mine, _median(results.edit, other))
-            if r is not None:
-                ratios.append(f"{name} / {other} = {r:.3f}x")
-        if ratios:
-            print("  " + "   ".join(ratios))
-    print()
-    counts = {len(s.builds) for s in results.nochange.values()}
-    _series_table(f"Rebuild with nothing changed (median of {max(counts)})", results.nochange)
-    print()
-    if results.sizes is not None:
-        _print_sizes(results.sizes)
-        print()
-    print("Where the benchmark's time went")
-    for name, secs in phases.seconds.items():
-        print(f"  {fmt_s(secs)}  {name}")
-    print(f"  {fmt_s(total)}  total")
-    if results.profile is not None:
-        print()
-        _print_profile(results.profile)
-    print()
-    targets = targets_for(results)
-    for t in targets:
-        if t.value is None:
-            print(f"FAIL  {t.name}: not measured ({t.detail})")
-            continue
-        verdict = "PASS" if t.ok else "FAIL"
-        print(f"{verdict}  {t.name}: {t.value:.3f}{t.unit} (limit {t.limit}{t.unit}; {t.detail})")
-    return targets
-
-
-def _profile_json(prof: Profile | None) -> dict[str, object] | None:
-    if prof is None:
-        return None
-
-    def bd(b: Breakdown | None) -> dict[str, object] | None:
-        if b is None:
-            return None
-        return {
-            "imports_s": b.imports_s,
-            "main_s": b.main_s,
-            "spots": [{"label": la.strip(), "wall_s": s, "calls": c} for la, s, c in b.spots],
-        }
-
-    return {
-        "python_startup_s": prof.python_startup_s,
-        "import_total_ms": prof.import_total_ms,
-        "import_top": prof.import_top,
-        "nochange": bd(prof.nochange),
-        "edit": bd(prof.edit),
-        "errors": prof.errors,
-    }
-
-
-def json_figures(results: Results, phases: Phases, targets: Sequence[Target]) -> dict[str, object]:
-    """The figures for --json."""
-    return {
-        "rounds": results.rounds,
-        "versions": results.versions,
-        "machine": results.machine,
-        "edit": {name: s.as_json() for name, s in results.edit.items()},
-        "nochange": {name: s.as_json() for name, s in results.nochange.items()},
-        "sizes": results.sizes.as_json() if results.sizes is not None else None,
-        "phases_s": phases.seconds,
-        "profile": _profile_json(results.profile),
-        "targets": [
-            {"name": t.name, "value": t.value, "limit": t.limit, "unit": t.unit, "pass": t.ok}
-            for t in targets
-        ],
-        "pass": all(t.ok for t in targets),
-    }
-
-
 def _tool_list(text: str) -> list[str]:
     names = [n.strip() for n in text.split(",") if n.strip()]
     unknown = set(names) - set(TOOL_NAMES)
@@ -1119,6 +384,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work dir in /tmp")
     parser.add_argument("--gocache", metavar="DIR", help="use this GOCACHE (default: a fresh one)")
     parser.add_argument("--dockwright", metavar="CMD", help="the dockwright command to time")
+    parser.add_argument(
+        "--dockwright-flags",
+        default="",
+        metavar="FLAGS",
+        help="extra `dockwright package` flags, e.g. '--compression-level 1' (what-if runs)",
+    )
     parser.add_argument(
         "--tools",
         type=_tool_list,
@@ -1145,12 +416,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             with phases("teardown: stop dockerd and registry, remove the work dir"):
                 cleanup()
-        targets = report(results, phases, time.perf_counter() - start)
+        targets = report(results, phases.seconds, time.perf_counter() - start)
     except (BenchError, _services.ServiceError, subprocess.TimeoutExpired) as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 2
     if args.json:
-        data = json_figures(results, phases, targets)
+        data = json_figures(results, phases.seconds, targets)
         Path(args.json).write_text(json.dumps(data, indent=2) + "\n")
     return 0 if all(t.ok for t in targets) else 1
 
