@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import shutil
@@ -287,14 +288,17 @@ def layer_binary_sha(layout: Path, image: _oci.ImageSize) -> tuple[str, int]:
     """sha256 and size of the largest regular file in the image's last layer (the binary)."""
     last = image.layers[-1]
     algorithm, _, hexdigest = last.digest.partition(":")
-    with tarfile.open(layout / "blobs" / algorithm / hexdigest) as tar:
-        members = [m for m in tar.getmembers() if m.isreg()]
-        if not members:
-            return "", 0
-        biggest = max(members, key=lambda m: m.size)
-        handle = tar.extractfile(biggest)
-        assert handle is not None
-        return hashlib.sha256(handle.read()).hexdigest(), biggest.size
+    path = layout / "blobs" / algorithm / hexdigest
+    with _oci.open_layer(path, last.media_type) as stream:
+        data = stream.read()  # a few MB: simpler than a typed streaming tar reader
+    best = ("", -1)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        for member in tar:
+            if member.isreg() and member.size > best[1]:
+                handle = tar.extractfile(member)
+                assert handle is not None
+                best = (hashlib.sha256(handle.read()).hexdigest(), member.size)
+    return best
 
 
 def file_sha(path: Path) -> str:
