@@ -47,7 +47,9 @@ def test_valid_outputs(text: str, expected: OutputSpec) -> None:
         ("type=oci", "needs dest="),
         ("type=docker,dest=", "needs dest="),
         ("type=oci,dest=-", "standard output"),
-        ("type=oci,dest=a,compression=zstd", "valid keys for type=oci: type, dest, tar, name"),
+        ("type=oci,dest=a,oci-mediatypes=true", "valid keys for type=oci: type, dest, tar, name"),
+        ("type=oci,dest=a,compression=lz4", "valid: gzip, zstd, uncompressed"),
+        ("type=oci,dest=a,compression-level=high", "must be a whole number"),
         ("type=store,dest=x", "does not take dest"),
         ("type=oci,dest=a,tar=maybe", "true or false"),
         ("type=docker,dest=a,tar=false", "tar=false is only for type=oci"),
@@ -59,3 +61,12 @@ def test_invalid_outputs(text: str, fragment: str) -> None:
     with pytest.raises(UsageError) as info:
         parse_output(text)
     assert fragment in str(info.value)
+
+
+def test_compression_defaults_and_overrides() -> None:
+    oci = parse_output("type=oci,dest=a.tar")
+    assert (oci.layer_compression, oci.layer_compression_level) == ("gzip", 1)
+    docker = parse_output("type=docker,dest=a.tar")
+    assert (docker.layer_compression, docker.layer_compression_level) == ("uncompressed", None)
+    zstd = parse_output("type=oci,dest=a.tar,compression=zstd,compression-level=9")
+    assert (zstd.layer_compression, zstd.layer_compression_level) == ("zstd", 9)

@@ -52,7 +52,8 @@ def _add_package(sub: argparse._SubParsersAction[_Parser]) -> None:
         "-o",
         "--output",
         help="export too: type=oci,dest=FILE.tar | type=oci,dest=DIR,tar=false | "
-        "type=docker,dest=FILE.tar[,platform=P]",
+        "type=docker,dest=FILE.tar[,platform=P]; add compression=gzip|zstd|uncompressed "
+        "and compression-level=N (default: gzip for oci, uncompressed for docker)",
     )
     p.add_argument("--entrypoint", help="entrypoint as a JSON array or words")
     p.add_argument("--cmd", help="default arguments as a JSON array or words")
@@ -78,10 +79,12 @@ def _add_package(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--buildvcs", choices=("auto", "true", "false"), default="auto")
     p.add_argument("--go", default=None, help="path of the go command")
     p.add_argument("--no-vcs-labels", action="store_true", help="no OCI source/revision labels")
-    p.add_argument("--compression", choices=("gzip", "zstd"), default="gzip")
-    p.add_argument("--compression-level", type=int, default=None)
     p.add_argument("--index", action="store_true", help="write an index even for one platform")
-    p.add_argument("--iidfile", default=None, help="write the image digest to this file")
+    p.add_argument(
+        "--iidfile",
+        default=None,
+        help="write the image digest to this file (the exported one when --output is given)",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
     p.set_defaults(func=_run("package"), args=[])
     p.epilog = "Arguments after -- become the image's default arguments (like --cmd)."

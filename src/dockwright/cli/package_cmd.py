@@ -9,16 +9,18 @@ import shlex
 import sys
 from pathlib import Path
 
-from dockwright.cli.bases import open_base
-from dockwright.cli.render import EventPrinter, human_size
 from dockwright.errors import PublishError, UsageError
-from dockwright.image.layer import source_date_epoch
-from dockwright.image.platform import host_platform, parse_platforms
-from dockwright.prebuilt.gotool import GoOptions
+from dockwright.image.platform import Platform, host_platform, parse_platforms
+from dockwright.prebuilt import gotool
 from dockwright.prebuilt.includes import parse_include
-from dockwright.prebuilt.package import PackageOptions, package
-from dockwright.publish import OutputSpec, parse_output, publish
-from dockwright.store import Store, normalize_tag
+
+TYPE_CHECKING = False  # typing itself is not worth its import time here
+if TYPE_CHECKING:
+    from dockwright.prebuilt.package import PackageOptions
+    from dockwright.publish import OutputSpec
+
+# Only light modules are imported above: `go build` starts before the rest is loaded, so the
+# compiler runs while Python imports the store, the publishers and the image model.
 
 
 def _key_values(items: list[str], flag: str) -> dict[str, str]:
@@ -35,6 +37,7 @@ def _words(text: str | None, flag: str) -> tuple[str, ...] | None:
     """A JSON array (exec form) or shell-like words."""
     if text is None:
         return None
+
     stripped = text.strip()
     if stripped.startswith("["):
         try:
@@ -87,9 +90,48 @@ def _preflight(spec: OutputSpec) -> None:
         )
 
 
-def _options(args: argparse.Namespace) -> PackageOptions:
-    platform_text = ",".join(args.platform) or os.environ.get("DOCKER_DEFAULT_PLATFORM", "")
-    platforms = tuple(parse_platforms(platform_text)) if platform_text else (host_platform(),)
+def _platforms(args: argparse.Namespace) -> tuple[Platform, ...]:
+    text = ",".join(args.platform) or os.environ.get("DOCKER_DEFAULT_PLATFORM", "")
+    return tuple(parse_platforms(text)) if text else (host_platform(),)
+
+
+def _go_options(args: argparse.Namespace) -> gotool.GoOptions:
+    return gotool.GoOptions(
+        go=args.go,
+        cgo=args.cgo,
+        trimpath=not args.no_trimpath,
+        strip=not args.no_strip,
+        ldflags=args.ldflags,
+        tags=args.go_tags,
+        buildvcs=args.buildvcs,
+    )
+
+
+def _start_builds(
+    args: argparse.Namespace, platforms: tuple[Platform, ...], folder: Path
+) -> dict[str, gotool.GoBuild]:
+    """Start `go build` for every platform now; the packager adopts or cancels them."""
+    options = _go_options(args)
+    go = gotool.find_go(options.go)
+    pkg = gotool.locate_main_package(Path(args.path))
+    gotool.check_main_package(pkg)
+    return {
+        str(plat): gotool.start_build(
+            go,
+            pkg,
+            plat,
+            gotool.binary_file(folder, plat),
+            options=options,
+            base_env=os.environ,
+        )
+        for plat in platforms
+    }
+
+
+def _options(args: argparse.Namespace, platforms: tuple[Platform, ...]) -> PackageOptions:
+    from dockwright.image.layer import source_date_epoch  # noqa: PLC0415
+    from dockwright.prebuilt.package import PackageOptions  # noqa: PLC0415
+
     cmd = _words(args.cmd, "--cmd")
     if args.args:
         if cmd is not None:
@@ -100,15 +142,7 @@ def _options(args: argparse.Namespace) -> PackageOptions:
     return PackageOptions(
         path=Path(args.path),
         platforms=platforms,
-        go=GoOptions(
-            go=args.go,
-            cgo=args.cgo,
-            trimpath=not args.no_trimpath,
-            strip=not args.no_strip,
-            ldflags=args.ldflags,
-            tags=args.go_tags,
-            buildvcs=args.buildvcs,
-        ),
+        go=_go_options(args),
         entrypoint=_words(args.entrypoint, "--entrypoint"),
         cmd=cmd,
         env=_key_values(args.env, "--env"),
@@ -122,15 +156,42 @@ def _options(args: argparse.Namespace) -> PackageOptions:
         binary_path=args.binary_path,
         vcs=not args.no_vcs_labels,
         source_date_epoch=source_date_epoch() if epoch_text.strip() else None,
-        compression=args.compression,
-        compression_level=args.compression_level,
         force_index=args.index,
     )
 
 
 def run_package(args: argparse.Namespace) -> int:
     """Run ``dockwright package``."""
-    options = _options(args)
+    platforms = _platforms(args)
+    # Not tempfile: its import (shutil, random) would delay the compiler's start.
+    folder = (
+        Path(os.environ.get("TMPDIR", "/tmp"))
+        / f"dockwright-go-{os.getpid()}-{os.urandom(6).hex()}"
+    )
+    folder.mkdir(mode=0o700)
+    builds: dict[str, gotool.GoBuild] = {}
+    try:
+        builds = _start_builds(args, platforms, folder)
+        return _package(args, platforms, builds)
+    finally:
+        for build in builds.values():
+            build.cancel()
+        import shutil  # noqa: PLC0415
+
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _package(
+    args: argparse.Namespace, platforms: tuple[Platform, ...], builds: dict[str, gotool.GoBuild]
+) -> int:
+    # The heavy modules, loaded while the early builds compile.
+    from dockwright.cli.bases import open_base  # noqa: PLC0415
+    from dockwright.cli.render import EventPrinter, human_size  # noqa: PLC0415
+    from dockwright.prebuilt.package import package  # noqa: PLC0415
+    from dockwright.publish import parse_output, publish  # noqa: PLC0415
+    from dockwright.store import Store, normalize_tag  # noqa: PLC0415
+
+    options = _options(args, platforms)
     tags = [normalize_tag(t) for t in args.tag]
     spec = parse_output(args.output) if args.output else None
     if spec is not None:
@@ -138,11 +199,9 @@ def run_package(args: argparse.Namespace) -> int:
     store = Store.open()
     base = open_base(args.base, store)
     printer = EventPrinter(sys.stderr, quiet=args.quiet)
-    result = package(options, base, store, tags=tags, emit=printer)
+    result = package(options, base, store, tags=tags, emit=printer, prestarted=builds)
     if not tags:
-        from dockwright.prebuilt.gotool import locate_main_package  # noqa: PLC0415
-
-        default = normalize_tag(locate_main_package(options.path).binary_name)
+        default = normalize_tag(gotool.locate_main_package(options.path).binary_name)
         store.tag(default, result.root)
         tags = [default]
     published = None
@@ -156,13 +215,14 @@ def run_package(args: argparse.Namespace) -> int:
             store=store,
             platform=parse_platforms(wanted)[0] if wanted else None,
         )
+    final = published.digest if published is not None else result.root.digest
     if args.iidfile:
         try:
-            Path(args.iidfile).write_text(str(result.root.digest), encoding="utf-8")
+            Path(args.iidfile).write_text(str(final), encoding="utf-8")
         except OSError as exc:
             raise PublishError(f"cannot write --iidfile {args.iidfile}: {exc.strerror}") from exc
     if args.quiet:
-        print(result.root.digest)
+        print(final)
         return 0
     for image in result.images:
         state = "compiled" if image.compiled else "unchanged"
@@ -177,7 +237,7 @@ def run_package(args: argparse.Namespace) -> int:
     for tag in tags:
         print(f"tagged {tag} in {store.root}")
     if published is not None:
-        print(f"wrote {published.kind} {published.dest}")
+        print(f"wrote {published.kind} {published.dest} ({published.digest})")
         for note in published.notes:
             print(f"note: {note}")
     return 0

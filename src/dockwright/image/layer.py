@@ -268,15 +268,21 @@ class _HashingSink:
     def __init__(self, out: BinaryIO, compressor: _Compressor) -> None:
         self._out = out
         self._compressor = compressor
+        # Uncompressed, the blob is the tar: one hash serves as digest and diff_id.
+        self._plain = isinstance(compressor, _Identity)
         self._tar_hash: hashlib._Hash = hashlib.sha256()
-        self._blob_hash: hashlib._Hash = hashlib.sha256()
+        self._blob_hash: hashlib._Hash = self._tar_hash if self._plain else hashlib.sha256()
         self.uncompressed_size = 0
         self.size = 0
 
     def write(self, data: bytes | memoryview) -> None:
         self._tar_hash.update(data)
         self.uncompressed_size += len(data)
-        self._emit(self._compressor.compress(data))
+        if self._plain:
+            self.size += len(data)
+            _write_all(self._out, data)
+        else:
+            self._emit(self._compressor.compress(data))
 
     def finish(self) -> tuple[Digest, Digest]:
         self._emit(self._compressor.flush())
@@ -546,6 +552,28 @@ def write_layer(
     for entry in plan:
         _write_entry(sink, entry, mtime, buf)
     sink.write(bytes(2 * _BLOCK))
+    digest, diff_id = sink.finish()
+    return LayerInfo(
+        digest=digest,
+        diff_id=diff_id,
+        size=sink.size,
+        uncompressed_size=sink.uncompressed_size,
+        media_type=media_type,
+    )
+
+
+def compress_blob(
+    src: BinaryIO, out: BinaryIO, *, compression: Compression, level: int | None = None
+) -> LayerInfo:
+    """Compress the uncompressed layer tar read from ``src`` into ``out``, streaming.
+
+    The result is the same as :func:`write_layer` with that compression would give for the
+    same tar: ``diff_id`` is the tar's digest, ``digest`` the compressed bytes'.
+    """
+    compressor, media_type = _compressor(compression, level)
+    sink = _HashingSink(out, compressor)
+    while chunk := src.read(CHUNK_SIZE):
+        sink.write(chunk)
     digest, diff_id = sink.finish()
     return LayerInfo(
         digest=digest,

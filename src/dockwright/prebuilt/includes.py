@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from collections.abc import Sequence
@@ -84,6 +83,8 @@ def include_entries(includes: Sequence[Include]) -> list[LayerEntry]:
 def includes_digest(includes: Sequence[Include]) -> str:
     """A digest of everything the includes would put in the layer (paths, kinds, modes,
     link targets, file bytes), to key the layer cache."""
+    import hashlib  # noqa: PLC0415 - kept off the command line's start-up path
+
     total = hashlib.sha256()
     for include in includes:
         for dest, path, st in _walk(include):

@@ -81,7 +81,8 @@ class PackageOptions:
     binary_path: str | None = None
     vcs: bool = True
     source_date_epoch: int | None = None
-    compression: Compression = "gzip"
+    # The store keeps the binary's layer uncompressed; exports compress it (and remember it).
+    compression: Compression = "none"
     compression_level: int | None = None
     force_index: bool = False
 
@@ -123,20 +124,16 @@ def normalize_port(text: str) -> str:
     return f"{int(port)}/{proto}"
 
 
-def _sha256_file(path: Path) -> tuple[str, int]:
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
-
-
 class _Packager:
     def __init__(
-        self, options: PackageOptions, base: BaseImage, store: Store, emit: EventSink
+        self,
+        options: PackageOptions,
+        base: BaseImage,
+        store: Store,
+        emit: EventSink,
+        prestarted: Mapping[str, gotool.GoBuild],
     ) -> None:
+        self.prestarted = prestarted
         self.options = options
         self.base = base
         self.store = store
@@ -180,10 +177,11 @@ class _Packager:
         }
         return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
-    def _layer_key(self, binary_sha: str) -> str:
+    def _layer_key(self, build_key: str) -> str:
+        """The build key plus everything else the layer's bytes depend on."""
         ident = {
             "format": _CACHE_FORMAT,
-            "binary": binary_sha,
+            "build": build_key,
             "path": self.binary_path,
             "includes": self.includes_key,
             "mtime": self.epoch,
@@ -192,8 +190,8 @@ class _Packager:
         }
         return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()
 
-    def _cached_layer(self, binary_sha: str) -> tuple[Descriptor, Digest, int] | None:
-        raw = self.store.cache_get("package-layer", self._layer_key(binary_sha))
+    def _cached_layer(self, layer_key: str) -> tuple[Descriptor, Digest, int] | None:
+        raw = self.store.cache_get("package-layer", layer_key)
         if not raw:
             return None
         rec = json.loads(raw)
@@ -204,41 +202,66 @@ class _Packager:
 
     # -- per platform -----------------------------------------------------------------------
 
+    def _started(self, plat: Platform, workdir: Path) -> gotool.GoBuild:
+        """The build the caller started early for ``plat`` if it is exactly the one this
+        run needs (same command and environment), else a new one."""
+        out = gotool.binary_file(workdir, plat)
+        cmd, env = gotool.build_command(
+            self.go, self.pkg, plat, out, options=self.options.go, base_env=self.env
+        )
+        early = self.prestarted.get(str(plat))
+        if early is not None:
+            # Only the output path (argument 3) may differ.
+            if early.cmd[:3] + early.cmd[4:] == cmd[:3] + cmd[4:] and early.env == env:
+                return early
+            early.cancel()
+        return gotool.start_build(
+            self.go, self.pkg, plat, out, options=self.options.go, base_env=self.env
+        )
+
     def _layer_for(
         self, plat: Platform, sources: str | None, workdir: Path
     ) -> tuple[Descriptor, Digest, int, bool, bool]:
         import time  # noqa: PLC0415
 
-        build_key = self._build_key(sources, plat) if sources else None
-        if build_key:
-            known = self.store.cache_get("go-build", build_key)
-            if known:
-                hit = self._cached_layer(known)
-                if hit:
-                    self.emit(Event("cached", "sources unchanged, build skipped", plat))
-                    return (*hit, False, True)
-        out = workdir / f"{plat.os}-{plat.architecture}-{plat.variant or 'none'}"
+        layer_key = self._layer_key(self._build_key(sources, plat)) if sources else None
+        if layer_key:
+            hit = self._cached_layer(layer_key)
+            if hit:
+                early = self.prestarted.get(str(plat))
+                if early is not None:
+                    early.cancel()
+                self.emit(Event("cached", "sources unchanged, build skipped", plat))
+                return (*hit, False, True)
         self.emit(Event("build", f"go build {self.pkg.import_path}", plat))
         start = time.monotonic()
-        gotool.go_build(self.go, self.pkg, plat, out, options=self.options.go, base_env=self.env)
+        out = self._started(plat, workdir).wait()
         with out.open("rb") as handle:
             magic = handle.read(4)
+            binary_size = os.fstat(handle.fileno()).st_size
         if plat.os == "linux" and magic != _ELF_MAGIC:
             raise GoBuildError(
                 f"go build of {self.pkg.import_path} produced no executable for {plat}",
                 hint="is it a 'package main' with a func main?",
             )
-        binary_sha, binary_size = _sha256_file(out)
         self.emit(Event("built", f"compiled {binary_size} bytes", plat, time.monotonic() - start))
-        if build_key:
-            self.store.cache_put("go-build", build_key, binary_sha)
-        hit = self._cached_layer(binary_sha)
-        if hit:
-            self.emit(Event("reused", "binary unchanged, layer reused", plat))
-            return (*hit, True, True)
-        return (*self._write_layer(out, binary_sha, binary_size), binary_size, True, False)
+        desc, diff_id, existed = self._write_layer(out)
+        if existed:
+            self.emit(Event("reused", "binary unchanged, stored layer reused", plat))
+        if layer_key:
+            rec = {
+                "media_type": desc.media_type,
+                "digest": str(desc.digest),
+                "size": desc.size,
+                "diff_id": str(diff_id),
+                "binary_size": binary_size,
+            }
+            self.store.cache_put("package-layer", layer_key, json.dumps(rec, sort_keys=True))
+        return desc, diff_id, binary_size, True, existed
 
-    def _write_layer(self, binary: Path, binary_sha: str, size: int) -> tuple[Descriptor, Digest]:
+    def _write_layer(self, binary: Path) -> tuple[Descriptor, Digest, bool]:
+        """Write the binary's layer; the flag is True when the store had it already (the
+        binary came out the same), so exports reuse its compressed form too."""
         from dockwright.image.layer import LayerEntry, write_layer  # noqa: PLC0415 - heavy
 
         entries = [
@@ -253,19 +276,9 @@ class _Packager:
                 level=self.options.compression_level,
                 mtime=self.epoch,
             )
+            existed = self.store.has(info.digest)
             writer.commit(info.digest)
-        desc = Descriptor(info.media_type, info.digest, info.size)
-        rec = {
-            "media_type": info.media_type,
-            "digest": str(info.digest),
-            "size": info.size,
-            "diff_id": str(info.diff_id),
-            "binary_size": size,
-        }
-        self.store.cache_put(
-            "package-layer", self._layer_key(binary_sha), json.dumps(rec, sort_keys=True)
-        )
-        return desc, info.diff_id
+        return Descriptor(info.media_type, info.digest, info.size), info.diff_id, existed
 
     def _config(
         self, plat: Platform, base: ResolvedBase, diff_id: Digest, labels: Mapping[str, str]
@@ -383,8 +396,10 @@ def package(
     options: PackageOptions,
     base: BaseImage,
     store: Store,
+    *,
     tags: Sequence[str] = (),
     emit: EventSink | None = None,
+    prestarted: Mapping[str, gotool.GoBuild] | None = None,
 ) -> PackageResult:
     """Build the Go main package at ``options.path`` for every platform, append each binary
     as one layer to ``base``, write the image (or index) into ``store`` and tag it.
@@ -392,10 +407,14 @@ def package(
     Raises :class:`~dockwright.errors.UsageError` for a path that is not a main package of a
     module, :class:`~dockwright.errors.GoBuildError` with the compiler's output when Go
     fails, and :class:`~dockwright.errors.NotFoundError` when the base lacks a platform.
+
+    ``prestarted`` maps platform strings to builds the caller started early (see
+    :func:`~dockwright.prebuilt.gotool.start_build`), to overlap compiling with start-up:
+    each is used if its command matches, and cancelled if the sources turn out unchanged.
     """
     if not options.platforms:
         raise UsageError("no platform to build for")
-    packager = _Packager(options, base, store, emit or (lambda _e: None))
+    packager = _Packager(options, base, store, emit or (lambda _e: None), prestarted or {})
     try:
         with store.session():
             return packager.run(tags)

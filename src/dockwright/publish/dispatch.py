@@ -9,6 +9,7 @@ from pathlib import Path
 from dockwright.errors import DockwrightError, PublishError, UsageError
 from dockwright.image.model import Descriptor
 from dockwright.image.platform import Platform
+from dockwright.publish.convert import compress_layers
 from dockwright.publish.dockerarchive import publish_docker_archive
 from dockwright.publish.ocilayout import publish_oci_layout
 from dockwright.publish.result import Publisher, PublishResult
@@ -139,4 +140,7 @@ def publish(
     ``name=`` of the spec. ``platform`` picks the image of an index for docker-archives."""
     extra_names = [n.strip() for n in spec.extra.get("name", "").split(",") if n.strip()]
     names = list(dict.fromkeys([*tags, *extra_names]))
+    if spec.kind != "store" and store is not None and source is store:
+        # Layers are kept uncompressed in the store; exports carry them compressed.
+        root = compress_layers(store, root, spec.layer_compression, spec.layer_compression_level)
     return publisher_for(spec, store=store, platform=platform).publish(source, root, names)

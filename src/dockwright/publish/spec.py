@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from dockwright.errors import UsageError
+from dockwright.publish.convert import LayerCompression, parse_compression
 
 OutputKind = Literal["store", "oci", "docker"]
 
@@ -20,8 +21,8 @@ _KINDS: Mapping[str, OutputKind] = {
 }
 _KEYS: Mapping[OutputKind, tuple[str, ...]] = {
     "store": ("type", "name"),
-    "oci": ("type", "dest", "tar", "name"),
-    "docker": ("type", "dest", "tar", "name", "platform"),
+    "oci": ("type", "dest", "tar", "name", "compression", "compression-level"),
+    "docker": ("type", "dest", "tar", "name", "platform", "compression", "compression-level"),
 }
 _TRUE = frozenset({"1", "t", "true"})
 _FALSE = frozenset({"0", "f", "false"})
@@ -34,12 +35,31 @@ class OutputSpec:
 
     ``dest`` is the file (or, with ``tar=False``, folder) to write; ``extra`` keeps other
     accepted keys: ``name`` (comma-separated image names) and ``platform`` (docker only).
+    ``compression`` is what uncompressed layers become: ``gzip`` by default for OCI output
+    (as buildx does), ``uncompressed`` for docker-archives (as ``docker save`` writes them).
     """
 
     kind: OutputKind
     dest: Path | None
     tar: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
+    compression: LayerCompression | None = None
+    compression_level: int | None = None
+
+    @property
+    def layer_compression(self) -> LayerCompression:
+        """The compression to apply, with the kind's default filled in."""
+        if self.compression is not None:
+            return self.compression
+        return "uncompressed" if self.kind == "docker" else "gzip"
+
+    @property
+    def layer_compression_level(self) -> int | None:
+        """The level to compress at: as given, else 1 for gzip (the fastest, as ko and
+        go-containerregistry do: ~10% larger than level 6 at under half the time)."""
+        if self.compression_level is not None:
+            return self.compression_level
+        return 1 if self.layer_compression == "gzip" else None
 
 
 def _bool(key: str, value: str) -> bool:
@@ -110,4 +130,18 @@ def parse_output(text: str) -> OutputSpec:
     if kind == "docker" and not tar:
         raise UsageError("type=docker writes a tar file; tar=false is only for type=oci")
     extra = {k: v for k, v in pairs.items() if k in ("name", "platform")}
-    return OutputSpec(kind=kind, dest=dest, tar=tar, extra=extra)
+    compression = parse_compression(pairs["compression"]) if "compression" in pairs else None
+    level: int | None = None
+    if "compression-level" in pairs:
+        raw_level = pairs["compression-level"]
+        if not raw_level.isdigit():
+            raise UsageError(f"compression-level={raw_level!r} must be a whole number")
+        level = int(raw_level)
+    return OutputSpec(
+        kind=kind,
+        dest=dest,
+        tar=tar,
+        extra=extra,
+        compression=compression,
+        compression_level=level,
+    )

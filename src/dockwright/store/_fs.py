@@ -59,19 +59,25 @@ def discard_temp(path: Path, fileobj: BinaryIO) -> None:
     fileobj.close()
 
 
-def atomic_write(tmpdir: Path, dest: Path, data: bytes) -> None:
-    """Replace ``dest`` with ``data`` so readers see the old or the new file, never a mix."""
+def atomic_write(tmpdir: Path, dest: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``dest`` with ``data`` so readers see the old or the new file, never a mix.
+
+    ``durable=False`` skips the fsyncs: for files whose loss or truncation by a power
+    failure (not a killed process, which the rename already covers) readers tolerate.
+    """
     path, fileobj = new_temp(tmpdir)
     try:
         fileobj.write(data)
         fileobj.flush()
-        os.fsync(fileobj.fileno())
+        if durable:
+            os.fsync(fileobj.fileno())
         path.replace(dest)
     except BaseException:
         discard_temp(path, fileobj)
         raise
     fileobj.close()
-    fsync_dir(dest.parent)
+    if durable:
+        fsync_dir(dest.parent)
 
 
 @contextlib.contextmanager

@@ -543,8 +543,12 @@ class Store:
         path = self._cache_path(namespace, key)
         try:
             path.parent.mkdir(exist_ok=True)
+            # No fsync: cache_get reads a lost or torn entry as a miss.
             _fs.atomic_write(
-                self._tmp, path, canonical_json({"n": namespace, "k": key, "v": value})
+                self._tmp,
+                path,
+                canonical_json({"n": namespace, "k": key, "v": value}),
+                durable=False,
             )
         except OSError as exc:
             raise self._io_error("write a cache entry", exc) from exc
