@@ -185,6 +185,14 @@ def storage_driver_for(data_root: Path) -> str:
     return "vfs" if fstype in {"overlay", "aufs"} else "overlay2"
 
 
+def namespace_for(root: Path) -> str:
+    """The containerd namespace of the daemon in ``root``: letters and digits only after
+    the prefix, since containerd rejects a component that starts or ends with ``_`` or ``-``
+    (mkdtemp's random suffix may)."""
+    suffix = "".join(c for c in root.name.removeprefix(DIR_PREFIX) if c.isalnum())
+    return f"dwtest-{suffix or 'x'}"
+
+
 def dockerd_command(dockerd: str, root: Path, storage_driver: str, namespace: str) -> list[str]:
     """The full dockerd command line for a daemon living in ``root``."""
     return [
@@ -218,7 +226,7 @@ def start_dockerd(root: Path | None = None, timeout: float = START_TIMEOUT) -> D
         (root / sub).mkdir(exist_ok=True)
     (root / "daemon.json").write_text("{}\n")
     (root / "owner.pid").write_text(f"{os.getpid()}\n")
-    namespace = f"dwtest-{root.name.removeprefix(DIR_PREFIX)}"
+    namespace = namespace_for(root)
     daemon = DockerDaemon(
         root=root,
         host=f"unix://{root / 'docker.sock'}",
@@ -366,7 +374,7 @@ def reap_stale_daemons(tmp: Path = Path("/tmp")) -> list[Path]:
             continue
         if _pid_alive(owner):
             continue
-        namespace = f"dwtest-{root.name.removeprefix(DIR_PREFIX)}"
+        namespace = namespace_for(root)
         stale = DockerDaemon(
             root=root,
             host=f"unix://{root / 'docker.sock'}",
