@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dockwright.errors import ImageFormatError, NotFoundError
 from dockwright.image import mediatypes as mt
 from dockwright.image.digest import Digest
-from dockwright.image.model import Descriptor, Index, Manifest
+from dockwright.image.model import Descriptor, ImageConfig, Index, Manifest
+from dockwright.image.platform import Platform
 from dockwright.store.source import BlobSource, DigestMismatchError
 
 _CHUNK = 1 << 20
@@ -46,42 +47,94 @@ def children(source: BlobSource, desc: Descriptor) -> list[Descriptor]:
     return [manifest.config, *manifest.layers]
 
 
+def _child_may_be_absent(parent: Descriptor, child: Descriptor) -> bool:
+    # An index may list platforms that were not pulled (containerd does the same); foreign
+    # and non-distributable layers live elsewhere.
+    return is_optional(child) or (parent.is_index and (child.is_manifest or child.is_index))
+
+
 def walk(source: BlobSource, desc: Descriptor) -> list[Descriptor]:
     """``desc`` and everything reachable from it, each digest once, parents first.
 
-    Absent optional layers are skipped; any other absent blob raises NotFoundError.
+    Absent optional layers and absent children of an index (platforms not pulled) are
+    skipped; any other absent blob raises NotFoundError when it is read.
     """
     seen: set[Digest] = set()
     out: list[Descriptor] = []
-    stack = [desc]
+    stack: list[tuple[Descriptor | None, Descriptor]] = [(None, desc)]
     while stack:
-        item = stack.pop()
+        parent, item = stack.pop()
         if item.digest in seen:
             continue
         seen.add(item.digest)
-        if is_optional(item) and not source.has(item.digest):
+        if (
+            parent is not None
+            and _child_may_be_absent(parent, item)
+            and not source.has(item.digest)
+        ):
             continue
         out.append(item)
-        stack.extend(reversed(children(source, item)))
+        stack.extend((item, child) for child in reversed(children(source, item)))
     return out
 
 
 def missing(source: BlobSource, desc: Descriptor) -> list[Descriptor]:
-    """Blobs of ``desc``'s closure that ``source`` lacks (optional layers not counted)."""
+    """Blobs of ``desc``'s closure that ``source`` lacks.
+
+    Optional layers are not counted, nor are absent manifests of an index (a partial,
+    single-platform pull) as long as at least one of its manifests is present; everything
+    under a present manifest must be there.
+    """
     seen: set[Digest] = set()
     absent: list[Descriptor] = []
-    stack = [desc]
+    stack: list[tuple[Descriptor | None, Descriptor]] = [(None, desc)]
     while stack:
-        item = stack.pop()
+        parent, item = stack.pop()
         if item.digest in seen:
             continue
         seen.add(item.digest)
         if not source.has(item.digest):
-            if not is_optional(item):
+            if parent is None or not _child_may_be_absent(parent, item):
                 absent.append(item)
             continue
-        stack.extend(reversed(children(source, item)))
+        kids = children(source, item)
+        if item.is_index and kids and not any(source.has(k.digest) for k in kids):
+            # A partial index is fine; an index with none of its images is not an image.
+            absent.extend(k for k in kids if k.digest not in seen and not is_optional(k))
+            seen.update(k.digest for k in kids)
+            continue
+        stack.extend((item, child) for child in reversed(kids))
     return absent
+
+
+def present_children(source: BlobSource, desc: Descriptor) -> list[Descriptor]:
+    """The entries of an index whose manifests are in ``source``; ``[]`` for other blobs."""
+    if not desc.is_index:
+        return []
+    return [child for child in children(source, desc) if source.has(child.digest)]
+
+
+def present_platforms(source: BlobSource, desc: Descriptor) -> list[Platform]:
+    """The platforms of ``desc`` whose images are in ``source``, in index order.
+
+    For a manifest: its config's platform. For an index: the platform of each present
+    manifest (from the index entry, else from its config); nested indexes are followed.
+    Entries without any platform (e.g. attestations) are left out.
+    """
+    out: list[Platform] = []
+    if desc.is_manifest:
+        manifest = Manifest.from_bytes(source.read(desc.digest), desc.media_type)
+        if source.has(manifest.config.digest):
+            config = ImageConfig.from_bytes(source.read(manifest.config.digest))
+            if config.os and config.architecture:
+                out.append(config.platform)
+        return out
+    for child in present_children(source, desc):
+        if child.platform is not None and child.platform.os != "unknown":
+            out.append(child.platform)
+        elif child.platform is None:
+            out.extend(present_platforms(source, child))
+    return out
 
 
 def copy_blob(source: BlobSource, desc: Descriptor, write: Callable[[bytes], object]) -> None:

@@ -14,6 +14,7 @@ from dockwright.errors import CorruptBlobError, NotFoundError, StoreError
 from dockwright.image import mediatypes as mt
 from dockwright.image.digest import Digest
 from dockwright.image.model import Descriptor, Index, Manifest
+from dockwright.image.platform import Platform
 from dockwright.store import graph
 from dockwright.store.reference import normalize_tag
 from dockwright.store.source import DigestMismatchError, describe_missing
@@ -173,6 +174,10 @@ class MemoryStore(MemoryBlobSource):
     def walk(self, desc: Descriptor) -> list[Descriptor]:
         """``desc`` and everything reachable from it."""
         return graph.walk(self, desc)
+
+    def present_platforms(self, desc: Descriptor) -> list[Platform]:
+        """The platforms of ``desc`` whose images are present."""
+        return graph.present_platforms(self, desc)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:

@@ -34,6 +34,7 @@ from dockwright.errors import (
 from dockwright.image import mediatypes as mt
 from dockwright.image.digest import Digest
 from dockwright.image.model import Descriptor, Index, canonical_json
+from dockwright.image.platform import Platform
 from dockwright.store import _fs, graph
 from dockwright.store.blobwriter import BlobWriter
 from dockwright.store.reference import normalize_tag
@@ -270,8 +271,14 @@ class Store:
         return graph.children(self, desc)
 
     def walk(self, desc: Descriptor) -> list[Descriptor]:
-        """``desc`` and everything reachable from it, each once."""
+        """``desc`` and everything reachable from it, each once (platforms of an index that
+        were not pulled are left out)."""
         return graph.walk(self, desc)
+
+    def present_platforms(self, desc: Descriptor) -> list[Platform]:
+        """The platforms of ``desc`` whose images are in the store: all of a complete index,
+        some of a partially pulled one, the config's platform for a single manifest."""
+        return graph.present_platforms(self, desc)
 
     # ------------------------------------------------------------------ tags
 
