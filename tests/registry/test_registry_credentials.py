@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from dockwright.errors import RegistryError
+from dockwright.registry.accounts import login, logout
 from dockwright.registry.credentials import Credential, DockerKeychain, server_key
-from dockwright.registry.login import login, logout
 from dockwright.registry.options import RegistryOptions
 from registry.fakeregistry import PASSWORD, USER, FakeRegistry
 

@@ -17,6 +17,7 @@ import importlib
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockwright.image.reference import Reference
+    from dockwright.registry.accounts import login, logout
     from dockwright.registry.auth import Challenge, parse_challenges
     from dockwright.registry.client import Client, Endpoint
     from dockwright.registry.content import BlobSink, BlobSourceLike, SinkWriter
@@ -28,11 +29,10 @@ if TYPE_CHECKING:
     )
     from dockwright.registry.errors import RegistryDigestError, RegistryUnavailableError
     from dockwright.registry.fakes import FakeClock
-    from dockwright.registry.login import login, logout
     from dockwright.registry.options import RegistryOptions, load_registry_config
     from dockwright.registry.progress import Progress, ProgressCallback
-    from dockwright.registry.pull import PullResult, pull
-    from dockwright.registry.push import PushResult, push
+    from dockwright.registry.puller import PullResult, pull
+    from dockwright.registry.pusher import PushResult, push
     from dockwright.registry.transport import Clock, SystemClock
 
 _LAZY = {
@@ -51,16 +51,16 @@ _LAZY = {
     "RegistryDigestError": "dockwright.registry.errors",
     "RegistryUnavailableError": "dockwright.registry.errors",
     "FakeClock": "dockwright.registry.fakes",
-    "login": "dockwright.registry.login",
-    "logout": "dockwright.registry.login",
+    "login": "dockwright.registry.accounts",
+    "logout": "dockwright.registry.accounts",
     "RegistryOptions": "dockwright.registry.options",
     "load_registry_config": "dockwright.registry.options",
     "Progress": "dockwright.registry.progress",
     "ProgressCallback": "dockwright.registry.progress",
-    "PullResult": "dockwright.registry.pull",
-    "pull": "dockwright.registry.pull",
-    "PushResult": "dockwright.registry.push",
-    "push": "dockwright.registry.push",
+    "PullResult": "dockwright.registry.puller",
+    "pull": "dockwright.registry.puller",
+    "PushResult": "dockwright.registry.pusher",
+    "push": "dockwright.registry.pusher",
     "Clock": "dockwright.registry.transport",
     "SystemClock": "dockwright.registry.transport",
 }

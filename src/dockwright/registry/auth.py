@@ -219,7 +219,8 @@ class Authenticator:
             return None
         with self._lock:
             self._challenges[host] = challenge
-        wanted = list(dict.fromkeys([*scopes, *challenge.scopes]))
+        extra = [s for s in challenge.scopes if not scopes_cover(scopes, [s])]
+        wanted = list(dict.fromkeys([*scopes, *extra]))
         header = self._answer(challenge, host, cred_host, wanted, fresh=sent is not None)
         if header is None or header == sent:
             return None

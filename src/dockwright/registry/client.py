@@ -453,21 +453,26 @@ class Client:
 
         return self._with_mirrors(ref, head, _subject(ref))
 
-    def blob_exists(self, ref: Reference, digest: Digest) -> bool:
-        """True when the registry (not a mirror) has ``digest`` in ``ref``'s repository."""
+    def blob_exists(self, ref: Reference, digest: Digest, *, action: str = "pull") -> bool:
+        """True when the registry (not a mirror) has ``digest`` in ``ref``'s repository.
+
+        With ``action="push"`` the request carries push credentials (one token serves
+        the whole push instead of a pull token first).
+        """
         ep = self.endpoint(ref.registry)
+        scopes = self.push_scopes(ref) if action == "push" else self.pull_scopes(ref)
         response = self.request(
             ep,
             "HEAD",
             self.url(ep, ref, "blobs", str(digest)),
-            scopes=self.pull_scopes(ref),
+            scopes=scopes,
             follow_redirects=True,
         )
         if response.status_code == 200:
             return True
         if response.status_code == 404:
             return False
-        raise self.error(response, ep, ref, f"blob {digest}")
+        raise self.error(response, ep, ref, f"blob {digest}", action=action)
 
     def fetch_blob(
         self,

@@ -17,6 +17,7 @@ import httpx
 from dockwright.errors import RegistryError
 
 _MESSAGE_MAX = 200
+_STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 429: "TOOMANYREQUESTS"}
 
 
 class RegistryDigestError(RegistryError):
@@ -78,6 +79,8 @@ def response_error(
     """
     errors = parse_error_body(body)
     codes = [e.code for e in errors if e.code]
+    if not codes and status in _STATUS_CODES:
+        codes = [_STATUS_CODES[status]]  # a HEAD, or a proxy's bare answer: no body
     said = _one_line("; ".join(e.message for e in errors if e.message))
     detail = f": {said}" if said else ""
 

@@ -283,7 +283,7 @@ def upload_blob(
     """Make ``desc`` present in ``ref``'s repository: ``"exists"``, ``"mounted"`` or
     ``"uploaded"`` (see :meth:`Client.push_blob <dockwright.registry.Client.push_blob>`)."""
     reporter = Reporter(progress, desc.digest, desc.size, desc.media_type)
-    if client.blob_exists(ref, desc.digest):
+    if client.blob_exists(ref, desc.digest, action="push"):
         reporter.emit("exists", desc.size)
         return "exists"
     upload = _Upload(client, ref, desc, open_blob, reporter)
@@ -309,7 +309,7 @@ def upload_blob(
             if attempt >= client.options.retries:
                 raise error from exc
             try:
-                if client.blob_exists(ref, desc.digest):
+                if client.blob_exists(ref, desc.digest, action="push"):
                     reporter.emit("done", desc.size)
                     return "uploaded"
             except RegistryError:
