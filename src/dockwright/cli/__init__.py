@@ -86,6 +86,10 @@ def _add_package(sub: argparse._SubParsersAction[_Parser]) -> None:
         help="write the image digest to this file (the exported one when --output is given)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
+    p.add_argument(
+        "--push", action="store_true", help="push the result to each -t name (a registry ref)"
+    )
+    add_registry_flags(p)
     p.set_defaults(func=_run("package"), args=[])
     p.epilog = "Arguments after -- become the image's default arguments (like --cmd)."
 
@@ -115,15 +119,91 @@ def _add_store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     save.set_defaults(func=_run("save"))
 
 
+def add_registry_flags(p: argparse.ArgumentParser) -> None:
+    """Flags for commands that talk to registries (also read from registries.toml)."""
+    g = p.add_argument_group("registry access")
+    g.add_argument(
+        "--registry-mirror",
+        action="append",
+        default=[],
+        metavar="REGISTRY=URL",
+        help="pull REGISTRY's images through URL first (e.g. docker.io=http://127.0.0.1:5000)",
+    )
+    g.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="allow plain http and unverified TLS for HOST[:PORT]",
+    )
+    g.add_argument(
+        "--ca-cert", action="append", default=[], metavar="FILE", help="extra CA certificates"
+    )
+
+
+def _add_registry_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    pull = sub.add_parser("pull", help="pull an image from a registry into the local store")
+    pull.add_argument("ref", metavar="REF")
+    pull.add_argument("--platform", default=None, help="platforms to pull (default: host)")
+    pull.add_argument("--all-platforms", action="store_true", help="every platform of an index")
+    pull.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
+    add_registry_flags(pull)
+    pull.set_defaults(func=_run("pull"))
+
+    push = sub.add_parser("push", help="push a stored image to a registry")
+    push.add_argument("tag", metavar="TAG", help="image in the local store")
+    push.add_argument("dest", nargs="?", metavar="DEST", help="registry reference (default TAG)")
+    push.add_argument("--compression", choices=("gzip", "zstd", "uncompressed"), default="gzip")
+    push.add_argument("--compression-level", type=int, default=None)
+    push.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
+    add_registry_flags(push)
+    push.set_defaults(func=_run("push"))
+
+    copy = sub.add_parser(
+        "copy",
+        help="copy an image between registries, OCI layouts, archives and the local store",
+        description="Locations: REF or docker://REF (registry), oci:DIR[:REF], "
+        "oci-archive:FILE[:REF], docker-archive:FILE[:TAG], store:TAG (the local store).",
+    )
+    copy.add_argument("src", metavar="SRC")
+    copy.add_argument("dest", metavar="DEST")
+    copy.add_argument("--platform", default=None, help="platforms to copy (default: all)")
+    add_registry_flags(copy)
+    copy.set_defaults(func=_run("copy"))
+
+    login = sub.add_parser("login", help="store credentials for a registry")
+    login.add_argument("server", nargs="?", default="docker.io", metavar="SERVER")
+    login.add_argument("-u", "--username", required=True)
+    login.add_argument("-p", "--password", default=None, help="prefer --password-stdin")
+    login.add_argument("--password-stdin", action="store_true")
+    add_registry_flags(login)
+    login.set_defaults(func=_run("login"))
+
+    logout = sub.add_parser("logout", help="forget the credentials of a registry")
+    logout.add_argument("server", nargs="?", default="docker.io", metavar="SERVER")
+    logout.set_defaults(func=_run("logout"))
+
+
+_MODULES = {
+    "package": "package_cmd",
+    "images": "store_cmds",
+    "rmi": "store_cmds",
+    "prune": "store_cmds",
+    "save": "store_cmds",
+    "pull": "registry_cmds",
+    "push": "registry_cmds",
+    "copy": "registry_cmds",
+    "login": "registry_cmds",
+    "logout": "registry_cmds",
+}
+
+
 def _run(name: str) -> Command:
     def command(args: argparse.Namespace) -> int:
-        if name == "package":
-            from dockwright.cli.package_cmd import run_package  # noqa: PLC0415
+        import importlib  # noqa: PLC0415
 
-            return run_package(args)
-        from dockwright.cli import store_cmds  # noqa: PLC0415
-
-        handler: Command = getattr(store_cmds, f"run_{name}")
+        module = importlib.import_module(f"dockwright.cli.{_MODULES[name]}")
+        handler: Command = getattr(module, f"run_{name}")
         return handler(args)
 
     return command
@@ -139,6 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_package(sub)
     _add_store_commands(sub)
+    _add_registry_commands(sub)
     return parser
 
 

@@ -4,9 +4,11 @@ a docker-archive."""
 from __future__ import annotations
 
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
 
-from dockwright.errors import NotFoundError, PublishError, UsageError
+from dockwright.errors import InvalidReferenceError, NotFoundError, PublishError, UsageError
+from dockwright.image.model import Descriptor
 from dockwright.prebuilt.base import BaseImage, ScratchBase, SourceBase, StaticBase
 from dockwright.publish import read_docker_archive, read_oci_layout
 from dockwright.store import Store
@@ -48,8 +50,11 @@ def _from_path(kind: str, text: str) -> BaseImage:
     return SourceBase(f"{kind}:{text}", source, root)
 
 
-def open_base(text: str, store: Store) -> BaseImage:
-    """The base image ``text`` names; a clear error when it names nothing."""
+def open_base(
+    text: str, store: Store, pull: Callable[[str], Descriptor] | None = None
+) -> BaseImage:
+    """The base image ``text`` names: scratch, static, a file, a stored tag, else (with
+    ``pull``) an image pulled from its registry. A clear error when it names nothing."""
     if text == "scratch":
         return ScratchBase()
     if text == "static":
@@ -64,11 +69,13 @@ def open_base(text: str, store: Store) -> BaseImage:
         return _from_path("docker-archive" if _is_docker_archive(path) else "oci-archive", text)
     try:
         root = store.resolve(text)
-    except NotFoundError as exc:
-        raise NotFoundError(
-            f"base image {text!r} not found: not in the local store at {store.root}, "
-            "and no such file",
-            hint="use static, scratch, a tag from 'dockwright images', or a path to an OCI "
-            "layout or docker-archive",
-        ) from exc
+    except (NotFoundError, InvalidReferenceError) as exc:
+        if pull is None or isinstance(exc, InvalidReferenceError):
+            raise NotFoundError(
+                f"base image {text!r} not found: not in the local store at {store.root}, "
+                "and no such file",
+                hint="use static, scratch, a tag from 'dockwright images', a path to an OCI "
+                "layout or docker-archive, or a registry reference",
+            ) from exc
+        root = pull(text)
     return SourceBase(text, store, root)

@@ -16,8 +16,10 @@ from dockwright.prebuilt.includes import parse_include
 
 TYPE_CHECKING = False  # typing itself is not worth its import time here
 if TYPE_CHECKING:
+    from dockwright.image.model import Descriptor
     from dockwright.prebuilt.package import PackageOptions
     from dockwright.publish import OutputSpec
+    from dockwright.store import Store
 
 # Only light modules are imported above: `go build` starts before the rest is loaded, so the
 # compiler runs while Python imports the store, the publishers and the image model.
@@ -88,6 +90,28 @@ def _preflight(spec: OutputSpec) -> None:
         raise PublishError(
             f"cannot write {dest}: no write permission in {folder}", hint="choose another dest"
         )
+
+
+def _push(
+    args: argparse.Namespace, store: Store, root: Descriptor, tags: list[str]
+) -> list[tuple[str, str]]:
+    from dockwright.cli.progress import BlobProgress  # noqa: PLC0415
+    from dockwright.cli.registry_cmds import push_from_store, registry_options  # noqa: PLC0415
+    from dockwright.image.reference import Reference  # noqa: PLC0415
+
+    out = []
+    for tag in tags:
+        result = push_from_store(
+            store,
+            root,
+            Reference.parse(tag),
+            registry_options(args),
+            compression="gzip",
+            level=1,
+            progress=BlobProgress(sys.stderr, enabled=not args.quiet),
+        )
+        out.append((tag, str(result.digest)))
+    return out
 
 
 def _platforms(args: argparse.Namespace) -> tuple[Platform, ...]:
@@ -197,9 +221,28 @@ def _package(
     if spec is not None:
         _preflight(spec)
     store = Store.open()
-    base = open_base(args.base, store)
+    if args.push and not tags:
+        raise UsageError("--push needs at least one -t registry/repository:tag to push to")
+
+    def pull_base(name: str) -> Descriptor:
+        from dockwright.cli.progress import BlobProgress  # noqa: PLC0415
+        from dockwright.cli.registry_cmds import pull_into_store, registry_options  # noqa: PLC0415
+        from dockwright.image.reference import Reference  # noqa: PLC0415
+
+        return pull_into_store(
+            Reference.parse(name),
+            store,
+            registry_options(args),
+            platforms=platforms,
+            all_platforms=False,
+            progress=BlobProgress(sys.stderr, enabled=not args.quiet),
+        )
+
+    with store.session():
+        base = open_base(args.base, store, pull_base)
     printer = EventPrinter(sys.stderr, quiet=args.quiet)
     result = package(options, base, store, tags=tags, emit=printer, prestarted=builds)
+    pushed = _push(args, store, result.root, tags) if args.push else []
     if not tags:
         default = normalize_tag(gotool.locate_main_package(options.path).binary_name)
         store.tag(default, result.root)
@@ -236,6 +279,8 @@ def _package(
     print(f"{kind} {result.root.digest}")
     for tag in tags:
         print(f"tagged {tag} in {store.root}")
+    for name, digest in pushed:
+        print(f"pushed {name} ({digest})")
     if published is not None:
         print(f"wrote {published.kind} {published.dest} ({published.digest})")
         for note in published.notes:

@@ -85,6 +85,11 @@ class SourceBase:
                     hint="pick a base that covers every --platform, or drop that platform",
                 )
             desc = images[pick]
+            if not self.source.has(desc.digest):
+                raise NotFoundError(
+                    f"base image {self.name} has a {platform} image, but it was not pulled",
+                    hint=f"pull it: dockwright pull --platform {platform} {self.name}",
+                )
         doc = parse_document(self.source.read(desc.digest), desc.media_type)
         if not isinstance(doc, Manifest):
             raise ImageFormatError(f"base image {self.name}: nested index is not supported")
