@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from dockwright.image.reference import Reference
     from dockwright.registry.accounts import login, logout
     from dockwright.registry.auth import Challenge, parse_challenges
-    from dockwright.registry.client import Client, Endpoint
+    from dockwright.registry.client import Client
     from dockwright.registry.content import BlobSink, BlobSourceLike, SinkWriter
     from dockwright.registry.credentials import (
         Credential,
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
         Keychain,
         StaticKeychain,
     )
+    from dockwright.registry.endpoints import Endpoint
     from dockwright.registry.errors import RegistryDigestError, RegistryUnavailableError
     from dockwright.registry.fakes import FakeClock
     from dockwright.registry.options import RegistryOptions, load_registry_config
@@ -40,7 +41,7 @@ _LAZY = {
     "Challenge": "dockwright.registry.auth",
     "parse_challenges": "dockwright.registry.auth",
     "Client": "dockwright.registry.client",
-    "Endpoint": "dockwright.registry.client",
+    "Endpoint": "dockwright.registry.endpoints",
     "BlobSink": "dockwright.registry.content",
     "BlobSourceLike": "dockwright.registry.content",
     "SinkWriter": "dockwright.registry.content",

@@ -1,15 +1,8 @@
 """The distribution-spec client: manifests, blobs, tags; mirrors, auth and http fallback.
 
-Endpoints. Reads (manifests, blobs, tags) try the mirrors configured for the registry first,
-in order, then the registry itself; writes go to the registry only. A mirror that cannot be
-reached is not tried again by the same client.
-
-Plain http. Like Docker, registries on ``localhost``, ``127.0.0.0/8`` and ``::1`` (and those
-in ``insecure``) are tried over https first; when the server does not speak TLS there, plain
-http is used (once per host and client). Certificates are still verified for loopback
-hosts unless the host is in ``insecure`` (then TLS is not verified): a loopback registry
-with a certificate nobody trusts is an error with a ``--ca-cert`` hint, not a silent
-downgrade. Every other registry is https with verified certificates only.
+Reads (manifests, blobs, tags) try the mirrors configured for the registry first, in
+order, then the registry itself; writes go to the registry only. How hosts are reached
+(https, or plain http for loopback and insecure registries) is :mod:`.endpoints`' business.
 """
 
 from __future__ import annotations
@@ -18,9 +11,7 @@ import hashlib
 import logging
 import random
 import re
-import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import BinaryIO, TypeVar
 
@@ -30,20 +21,20 @@ from dockwright.errors import ImageFormatError, RegistryError
 from dockwright.image import mediatypes as mt
 from dockwright.image.digest import Digest
 from dockwright.image.model import Descriptor, load_json, sniff_media_type
-from dockwright.image.reference import Reference, normalize_registry
+from dockwright.image.reference import Reference
 from dockwright.registry.auth import Authenticator, repository_scope
 from dockwright.registry.content import Writable
 from dockwright.registry.credentials import DockerKeychain, Keychain
 from dockwright.registry.download import Download, fetch_into
+from dockwright.registry.endpoints import Endpoint, EndpointResolver
 from dockwright.registry.errors import (
     RegistryUnavailableError,
     digest_error,
-    is_tls_verify_failure,
     response_error,
 )
-from dockwright.registry.options import RegistryOptions, is_loopback
+from dockwright.registry.options import RegistryOptions
 from dockwright.registry.progress import ProgressCallback, Reporter
-from dockwright.registry.transport import Body, Clock, HttpSession, is_tls_error
+from dockwright.registry.transport import Body, Clock, HttpSession
 from dockwright.registry.upload import upload_blob
 
 log = logging.getLogger(__name__)
@@ -62,17 +53,6 @@ _ERROR_BODY_MAX = 64 << 10
 _READ_CHUNK = 1 << 20
 _T = TypeVar("_T")
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """Where requests for one registry go: a base URL, the host that authenticates them
-    and the name credentials are stored under."""
-
-    base: str
-    host: str
-    cred_host: str
-    mirror: bool = False
 
 
 def _subject(ref: Reference) -> str:
@@ -103,9 +83,7 @@ class Client:
         self.progress = progress
         self.session = HttpSession(self.options, transport=transport, clock=clock, rng=rng)
         self.auth = Authenticator(self.session, keychain or DockerKeychain(self.options.auth_file))
-        self._schemes: dict[str, str] = {}
-        self._scheme_lock = threading.Lock()
-        self._dead_mirrors: set[str] = set()
+        self.endpoints = EndpointResolver(self.options, self.session)
 
     def close(self) -> None:
         """Release the pooled connections."""
@@ -124,65 +102,17 @@ class Client:
 
     # ------------------------------------------------------------------ endpoints
 
-    def _scheme(self, host: str) -> str:
-        if not (is_loopback(host) or self.options.is_insecure(host)):
-            return "https"
-        with self._scheme_lock:
-            known = self._schemes.get(host)
-            if known is None:
-                known = self._probe(host)
-                self._schemes[host] = known
-                log.debug("registry %s speaks %s", host, known)
-        return known
-
-    def _probe(self, host: str) -> str:
-        attempt = 0
-        while True:
-            try:
-                self.session.send("GET", f"https://{host}/v2/", retries=0).close()
-                return "https"
-            except RegistryUnavailableError as exc:
-                cause = exc.__cause__ or exc
-                if is_tls_verify_failure(cause):
-                    raise
-                if is_tls_error(cause) and self._speaks_http(host):
-                    return "http"
-                if attempt >= self.options.retries:
-                    raise
-            self.session.clock.sleep(self.session.backoff(attempt))
-            attempt += 1
-
-    def _speaks_http(self, host: str) -> bool:
-        try:
-            response = self.session.send("GET", f"http://{host}/v2/", retries=0)
-        except RegistryUnavailableError:
-            return False
-        # A TLS-only server answers plain http with this 400 (Go's net/http does).
-        return not (response.status_code == 400 and b"HTTPS server" in response.content)
-
     def endpoint(self, registry: str) -> Endpoint:
         """The endpoint of the registry itself (never a mirror)."""
-        name = normalize_registry(registry)
-        host = Reference(name, "x").api_host
-        return Endpoint(f"{self._scheme(host)}://{host}", host, name)
-
-    def mirror_endpoints(self, ref: Reference) -> list[Endpoint]:
-        """Mirrors for ``ref``'s registry that are still alive, in order."""
-        out: list[Endpoint] = []
-        for base in self.options.mirrors_for(ref.registry):
-            if base in self._dead_mirrors:
-                continue
-            host = httpx.URL(base).netloc.decode()
-            out.append(Endpoint(base, host, host, mirror=True))
-        return out
+        return self.endpoints.registry(registry)
 
     def _with_mirrors(self, ref: Reference, call: Callable[[Endpoint], _T], what: str) -> _T:
         failures: list[str] = []
-        for ep in self.mirror_endpoints(ref):
+        for ep in self.endpoints.mirrors(ref):
             try:
                 return call(ep)
             except RegistryUnavailableError as exc:
-                self._dead_mirrors.add(ep.base)
+                self.endpoints.mark_dead(ep)
                 failures.append(f"{ep.host}: {exc.message}")
             except RegistryError as exc:
                 failures.append(f"{ep.host}: {exc.message}")

@@ -18,7 +18,8 @@ from dockwright.registry.errors import connection_error, digest_error
 from dockwright.registry.progress import Reporter
 
 if TYPE_CHECKING:
-    from dockwright.registry.client import Client, Endpoint
+    from dockwright.registry.client import Client
+    from dockwright.registry.endpoints import Endpoint
 
 log = logging.getLogger(__name__)
 

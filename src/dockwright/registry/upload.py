@@ -24,7 +24,8 @@ from dockwright.registry.errors import RegistryUnavailableError
 from dockwright.registry.progress import ProgressCallback, Reporter
 
 if TYPE_CHECKING:
-    from dockwright.registry.client import Client, Endpoint
+    from dockwright.registry.client import Client
+    from dockwright.registry.endpoints import Endpoint
 
 log = logging.getLogger(__name__)
 
