@@ -13,21 +13,24 @@ from dockwright.publish import OutputSpec, publish
 from dockwright.store import Store, normalize_tag
 
 
-def _summary(store: Store, desc: Descriptor) -> tuple[list[str], int]:
-    """Platforms and total stored size (every distinct blob counted once)."""
+def _summary(store: Store, desc: Descriptor) -> tuple[list[str], list[str], int]:
+    """Platforms present, platforms of the index not pulled, and the total stored size
+    (every distinct blob counted once)."""
     platforms: list[str] = []
+    absent: list[str] = []
     doc = parse_document(store.read(desc.digest), desc.media_type)
     if isinstance(doc, Index):
         for entry in doc.manifests:
             if entry.platform is not None and entry.is_manifest:
-                platforms.append(str(entry.platform))
+                present = store.has(entry.digest)
+                (platforms if present else absent).append(str(entry.platform))
     elif isinstance(doc, Manifest):
         from dockwright.image.model import ImageConfig  # noqa: PLC0415
 
         config = ImageConfig.from_bytes(store.read(doc.config.digest))
         platforms.append(str(Platform(config.os, config.architecture, config.variant)))
     size = sum(d.size for d in store.walk(desc))
-    return platforms, size
+    return platforms, absent, size
 
 
 def run_images(args: argparse.Namespace) -> int:
@@ -36,8 +39,14 @@ def run_images(args: argparse.Namespace) -> int:
     rows = [(name, desc, *_summary(store, desc)) for name, desc in store.tags()]
     if args.format == "json":
         listing = [
-            {"name": name, "digest": str(desc.digest), "platforms": plats, "size": size}
-            for name, desc, plats, size in rows
+            {
+                "name": name,
+                "digest": str(desc.digest),
+                "platforms": plats,
+                "platforms_not_pulled": absent,
+                "size": size,
+            }
+            for name, desc, plats, absent, size in rows
         ]
         print(json.dumps(listing, indent=2))
         return 0
@@ -46,8 +55,9 @@ def run_images(args: argparse.Namespace) -> int:
             print(name)
         return 0
     print(f"{'NAME':<40} {'DIGEST':<14} {'SIZE':>9}  PLATFORMS")
-    for name, desc, plats, size in rows:
-        print(f"{name:<40} {desc.digest.short:<14} {human_size(size):>9}  {', '.join(plats)}")
+    for name, desc, plats, absent, size in rows:
+        shown = ", ".join(plats) + (f" (+{len(absent)} not pulled)" if absent else "")
+        print(f"{name:<40} {desc.digest.short:<14} {human_size(size):>9}  {shown}")
     return 0
 
 

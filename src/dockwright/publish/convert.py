@@ -83,9 +83,10 @@ def compress_layers(
         return root
     doc = parse_document(store.read(root.digest), root.media_type)
     if isinstance(doc, Index):
+        # A platform that was never pulled stays as it is: whoever needs it says so.
         children = tuple(
             compress_layers(store, child, compression, level)
-            if child.is_index or child.is_manifest
+            if (child.is_index or child.is_manifest) and store.has(child.digest)
             else child
             for child in doc.manifests
         )
