@@ -251,6 +251,10 @@ def test_login_to_docker_hub_uses_the_v1_key(env: dict[str, str], tmp_path: Path
     assert where == str(auth_file)
     assert list(json.loads(auth_file.read_text())["auths"]) == ["https://index.docker.io/v1/"]
     assert not (Path(env["HOME"]) / ".docker").exists()
+    # Docker's own spelling of Docker Hub names the same entry.
+    options = RegistryOptions(auth_file=auth_file)
+    assert logout("https://index.docker.io/v1/", options, environ=env) is True
+    assert json.loads(auth_file.read_text())["auths"] == {}
 
 
 def test_login_and_logout_through_a_credential_helper(env: dict[str, str], tmp_path: Path) -> None:

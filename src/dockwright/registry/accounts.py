@@ -21,7 +21,6 @@ from typing import Any
 import httpx
 
 from dockwright.errors import RegistryError
-from dockwright.image.reference import normalize_registry
 from dockwright.registry.client import Client
 from dockwright.registry.credentials import (
     HELPER_PREFIX,
@@ -100,7 +99,7 @@ def login(
     written then.
     """
     opts = options or RegistryOptions()
-    name = normalize_registry(registry.strip().split("://", 1)[-1].rstrip("/"))
+    name = server_key(registry)
     if not username or not password:
         raise RegistryError(
             f"log in to {name} needs a user name and a password",
@@ -160,7 +159,7 @@ def logout(
 ) -> bool:
     """Forget the credentials of ``registry``; True when there were any."""
     opts = options or RegistryOptions()
-    name = normalize_registry(registry.strip().split("://", 1)[-1].rstrip("/"))
+    name = server_key(registry)
     path = _config_path(opts, environ)
     config = read_config(path)
     if config is None:

@@ -200,7 +200,8 @@ def pull(
                     message, hint="pull it without --platform, or pick another image"
                 )
             log.warning("%s", message)
-        present.append(platform)
+        if platform.os != "unknown":  # attestations and other non-images
+            present.append(platform)
 
     layers: dict[Digest, Descriptor] = {}
     for manifest in manifests.values():
