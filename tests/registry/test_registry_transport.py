@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import socket
 from collections.abc import Callable
 
 import httpx
@@ -155,3 +156,20 @@ def test_retry_after_parsing(value: str | None, expected: float | None) -> None:
 
 def test_retry_after_in_the_past_is_zero() -> None:
     assert retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 2_000_000_000.0) == 0.0
+
+
+def test_unknown_host_is_not_retried() -> None:
+    def unresolvable(request: httpx.Request) -> httpx.Response:
+        cause = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+        raise httpx.ConnectError(str(cause), request=request) from cause
+
+    clock = FakeClock()
+    with (
+        make_client(httpx.MockTransport(unresolvable), clock=clock) as client,
+        pytest.raises(RegistryUnavailableError) as info,
+    ):
+        client.get_manifest(Reference.parse("nosuch.example/x:1"))
+    assert clock.sleeps == []
+    text = str(info.value)
+    assert text.startswith("cannot reach registry nosuch.example: the name nosuch.example does")
+    assert "--registry-mirror" in text

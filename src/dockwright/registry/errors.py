@@ -8,6 +8,7 @@ the host, never from request headers.
 from __future__ import annotations
 
 import json
+import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -164,6 +165,22 @@ def _is_verify_failure(exc: BaseException) -> bool:
     return False
 
 
+def is_unknown_host(exc: BaseException) -> bool:
+    """True when ``exc`` (or what caused it) says a host name does not resolve (a
+    temporary resolver failure does not count)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) and current.errno in (
+            getattr(socket, "EAI_NONAME", None),
+            getattr(socket, "EAI_NODATA", None),
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def is_tls_verify_failure(exc: BaseException) -> bool:
     """True when ``exc`` (or what caused it) is a failed TLS certificate verification."""
     return _is_verify_failure(exc)
@@ -181,6 +198,13 @@ def connection_error(host: str, exc: httpx.TransportError, *, attempts: int = 1)
         return RegistryUnavailableError(
             f"the TLS certificate of registry {host} could not be verified: {_reason(exc)}",
             hint=f"trust its CA with --ca-cert FILE, or allow it with --insecure-registry {host}",
+        )
+    if is_unknown_host(exc):
+        return RegistryUnavailableError(
+            f"cannot reach registry {host}: the name {host.rsplit(':', 1)[0]} does not "
+            f"resolve ({_reason(exc)})",
+            hint="check the name and the network; without internet access, pull through a "
+            "mirror (--registry-mirror)",
         )
     if isinstance(exc, httpx.TimeoutException):
         return RegistryUnavailableError(

@@ -7,7 +7,8 @@ uses httpx's connection pool, tests pass ``httpx.MockTransport``. Time is the ot
 Retry policy: connection failures, 408, 429 and 500/502/503/504 are retried with
 exponential backoff and jitter (``0.5 s · 2^n``, capped at 30 s, times a random factor in
 [0.5, 1]); a ``Retry-After`` (seconds or an HTTP date) replaces the backoff, and one over
-60 s is not waited for. Only idempotent requests (GET, HEAD, PUT, DELETE) are retried here,
+60 s is not waited for. A host name that does not resolve is not retried either. Only
+idempotent requests (GET, HEAD, PUT, DELETE) are retried here,
 or requests a caller marks safe; uploads recover at a higher level (see ``upload``). TLS
 failures are never retried: they do not heal by themselves.
 """
@@ -27,7 +28,7 @@ from typing import Protocol
 import httpx
 
 from dockwright.errors import UsageError
-from dockwright.registry.errors import connection_error
+from dockwright.registry.errors import connection_error, is_unknown_host
 from dockwright.registry.options import RegistryOptions
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,8 @@ class HttpSession:
                 response = self.http.send(request, stream=stream, follow_redirects=follow_redirects)
             except httpx.TransportError as exc:
                 unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
-                if is_tls_error(exc) or attempt >= limit or not (may_retry or unsent):
+                permanent = is_tls_error(exc) or is_unknown_host(exc)
+                if permanent or attempt >= limit or not (may_retry or unsent):
                     raise connection_error(host, exc, attempts=attempt + 1) from exc
                 delay = self.backoff(attempt)
                 log.info(
