@@ -14,14 +14,16 @@ from dockwright.errors import UsageError
 from dockwright.image.model import Descriptor
 from dockwright.image.platform import Platform, parse_platforms
 from dockwright.image.reference import Reference
-from dockwright.publish import OutputSpec, publish, read_docker_archive, read_oci_layout
-from dockwright.publish.convert import LayerCompression, compress_layers
 from dockwright.registry import Client, PushResult, RegistryOptions, load_registry_config
 from dockwright.registry import login as registry_login
 from dockwright.registry import logout as registry_logout
 from dockwright.registry import pull as registry_pull
 from dockwright.registry import push as registry_push
 from dockwright.store import BlobSource, Store, normalize_tag
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockwright.publish.convert import LayerCompression
 
 
 def registry_options(args: argparse.Namespace) -> RegistryOptions:
@@ -85,6 +87,8 @@ def push_from_store(
     progress: BlobProgress,
 ) -> PushResult:
     """Compress the image's layers as asked, then push it to ``dest``."""
+    from dockwright.publish.convert import compress_layers  # noqa: PLC0415
+
     ready = compress_layers(store, root, compression, level)
     with Client(options, progress=progress.registry_event) as client:
         result = registry_push(client, store, ready, dest)
@@ -182,6 +186,8 @@ def _open_source(
         return store, root, ref.tag or "latest"
     if loc.kind == "store":
         return store, store.resolve(loc.where), normalize_tag(loc.where)
+    from dockwright.publish import read_docker_archive, read_oci_layout  # noqa: PLC0415
+
     path = Path(loc.where)
     if loc.kind == "docker-archive":
         source, root = read_docker_archive(path, loc.ref)
@@ -192,6 +198,8 @@ def _open_source(
 
 def run_copy(args: argparse.Namespace) -> int:
     """Copy an image between any two locations."""
+    from dockwright.publish import OutputSpec, publish  # noqa: PLC0415
+
     src, dest = _location(args.src), _location(args.dest)
     platforms = parse_platforms(args.platform) if args.platform else None
     store = Store.open()

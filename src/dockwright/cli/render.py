@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from dockwright.prebuilt.package import Event
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockwright.prebuilt.package import Event
 
 
 def human_size(size: int) -> str:
