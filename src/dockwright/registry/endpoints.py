@@ -47,6 +47,7 @@ class EndpointResolver:
         self._schemes: dict[str, str] = {}
         self._lock = threading.Lock()
         self._dead: set[str] = set()
+        self._probing: dict[str, threading.Lock] = {}
 
     def registry(self, registry: str) -> Endpoint:
         """The endpoint of the registry itself (``registry-1.docker.io`` for Docker Hub)."""
@@ -76,11 +77,17 @@ class EndpointResolver:
             return "https"
         with self._lock:
             known = self._schemes.get(host)
-        if known is not None:
-            return known
-        found = self._probe(host)
-        with self._lock:
-            self._schemes.setdefault(host, found)
+            if known is not None:
+                return known
+            probing = self._probing.setdefault(host, threading.Lock())
+        with probing:  # one probe per host; other threads wait for its answer
+            with self._lock:
+                known = self._schemes.get(host)
+            if known is not None:
+                return known
+            found = self._probe(host)
+            with self._lock:
+                self._schemes[host] = found
         log.debug("registry %s speaks %s", host, found)
         return found
 

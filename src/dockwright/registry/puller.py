@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
-from dockwright.errors import ImageFormatError, PlatformError, RegistryError
+from dockwright.errors import CorruptBlobError, ImageFormatError, PlatformError, RegistryError
 from dockwright.image.digest import Digest
 from dockwright.image.model import Descriptor, ImageConfig, Index, Manifest
 from dockwright.image.platform import Platform, best_match, host_platform
 from dockwright.image.reference import Reference
 from dockwright.registry.client import Client
 from dockwright.registry.content import BlobSink, record_origin
-from dockwright.registry.errors import RegistryDigestError
+from dockwright.registry.errors import RegistryDigestError, digest_error
 from dockwright.registry.progress import ProgressCallback, Reporter
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,18 @@ def _fetch_one(
     for attempt in range(2):
         try:
             with sink.ingest() as writer:
-                client.fetch_blob(ref, desc, writer, progress)
-                writer.commit(desc.digest)
+                # The writer hashes what it is given and refuses a mismatch at commit:
+                # hashing here too would double the CPU cost of every byte.
+                client.fetch_blob(ref, desc, writer, progress, verify=False)
+                try:
+                    writer.commit(desc.digest)
+                except CorruptBlobError as exc:
+                    raise digest_error(
+                        f"blob {desc.digest} of {ref.familiar}",
+                        str(desc.digest),
+                        exc.actual,
+                        ref.registry,
+                    ) from exc
             return True
         except RegistryDigestError:
             # Altered in transit (a proxy, a flaky mirror): one fresh try, then give up.
@@ -112,10 +122,11 @@ def _fetch_all(
     if len(blobs) <= 1 or client.options.parallel <= 1:
         return [_fetch_one(client, ref, sink, d, progress) for d in blobs]
     workers = min(client.options.parallel, len(blobs))
+    # Largest first: the longest transfer starts at once, small ones fill the gaps.
+    order = sorted(range(len(blobs)), key=lambda i: -blobs[i].size)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dw-pull") as pool:
-        futures: list[Future[bool]] = [
-            pool.submit(_fetch_one, client, ref, sink, d, progress) for d in blobs
-        ]
+        started = {i: pool.submit(_fetch_one, client, ref, sink, blobs[i], progress) for i in order}
+        futures: list[Future[bool]] = [started[i] for i in range(len(blobs))]
         done, _ = wait(futures, return_when=FIRST_EXCEPTION)
         failed = next((f for f in done if f.exception() is not None), None)
         if failed is not None:
@@ -125,6 +136,50 @@ def _fetch_all(
             assert exc is not None
             raise exc
         return [f.result() for f in futures]
+
+
+def _get_manifests(client: Client, ref: Reference, entries: Sequence[Descriptor]) -> list[bytes]:
+    """The bytes of the index entries ``entries`` (verified by digest), fetched in parallel."""
+    refs = [ref.with_digest(e.digest) for e in entries]
+    if len(refs) <= 1 or client.options.parallel <= 1:
+        return [client.get_manifest(r)[1] for r in refs]
+    workers = min(client.options.parallel, len(refs))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dw-pull") as pool:
+        return [data for _, data in pool.map(client.get_manifest, refs)]
+
+
+def _platforms(
+    ref: Reference,
+    *,
+    sink: BlobSink,
+    root: Descriptor,
+    documents: dict[Digest, tuple[Descriptor, bytes]],
+    manifests: dict[Digest, Manifest],
+    wanted: Sequence[Platform],
+    explicit: bool,
+) -> list[Platform]:
+    """The platforms of the pulled images (from their configs); for a single image, refuse
+    (``explicit``) or warn about a platform other than ``wanted``."""
+    present: list[Platform] = []
+    for digest, manifest in manifests.items():
+        desc = documents[digest][0]
+        try:
+            config = ImageConfig.from_bytes(sink.read(manifest.config.digest))
+        except ImageFormatError as exc:
+            raise RegistryError(f"{ref.familiar}: {exc.message}") from exc
+        platform = desc.platform or config.platform
+        if not root.is_index and not any(w.compatible(config.platform) for w in wanted):
+            message = (
+                f"{ref.familiar} is an image for {config.platform}, not {_platform_list(wanted)}"
+            )
+            if explicit:
+                raise PlatformError(
+                    message, hint="pull it without --platform, or pick another image"
+                )
+            log.warning("%s", message)
+        if platform.os != "unknown":  # attestations and other non-images
+            present.append(platform)
+    return present
 
 
 def pull(
@@ -168,7 +223,7 @@ def pull(
                         f"{entry.media_type}, not an image manifest",
                         hint="nested indexes are not supported",
                     )
-                desc, data = client.get_manifest(ref.with_digest(entry.digest))
+            for entry, data in zip(chosen, _get_manifests(client, ref, chosen), strict=True):
                 documents[entry.digest] = (entry, data)
         else:
             documents[root.digest] = (root, root_bytes)
@@ -182,41 +237,42 @@ def pull(
         ) from exc
 
     configs = list({m.config.digest: m.config for m in manifests.values()}.values())
-    fetched_configs = _fetch_all(client, ref, sink, configs, progress)
-    present: list[Platform] = []
-    for digest, manifest in manifests.items():
-        desc = documents[digest][0]
-        try:
-            config = ImageConfig.from_bytes(sink.read(manifest.config.digest))
-        except ImageFormatError as exc:
-            raise RegistryError(f"{ref.familiar}: {exc.message}") from exc
-        platform = desc.platform or config.platform
-        if not root.is_index and not any(w.compatible(config.platform) for w in wanted):
-            message = (
-                f"{ref.familiar} is an image for {config.platform}, not {_platform_list(wanted)}"
-            )
-            if explicit:
-                raise PlatformError(
-                    message, hint="pull it without --platform, or pick another image"
-                )
-            log.warning("%s", message)
-        if platform.os != "unknown":  # attestations and other non-images
-            present.append(platform)
-
     layers: dict[Digest, Descriptor] = {}
     for manifest in manifests.values():
         for layer in manifest.layers:
             if not _is_optional(layer):
                 layers.setdefault(layer.digest, layer)
-    fetched_layers = _fetch_all(client, ref, sink, list(layers.values()), progress)
+    blobs = [*configs, *(d for d in layers.values() if d.digest not in {c.digest for c in configs})]
+    if explicit and not root.is_index:
+        # A single image may be for another platform than asked: look before fetching layers.
+        flags = _fetch_all(client, ref, sink, configs, progress)
+        present = _platforms(
+            ref,
+            sink=sink,
+            root=root,
+            documents=documents,
+            manifests=manifests,
+            wanted=wanted,
+            explicit=explicit,
+        )
+        flags += _fetch_all(client, ref, sink, blobs[len(configs) :], progress)
+    else:
+        flags = _fetch_all(client, ref, sink, blobs, progress)
+        present = _platforms(
+            ref,
+            sink=sink,
+            root=root,
+            documents=documents,
+            manifests=manifests,
+            wanted=wanted,
+            explicit=explicit,
+        )
 
     for digest, (_, data) in documents.items():
         if digest != root.digest:
             sink.put_bytes(data, digest)
     sink.put_bytes(root_bytes, root.digest)
 
-    blobs = [*configs, *layers.values()]
-    flags = [*fetched_configs, *fetched_layers]
     record_origin(sink, sink, [b.digest for b in blobs], ref.name)
     fetched = [b for b, f in zip(blobs, flags, strict=True) if f]
     skipped = [b for b, f in zip(blobs, flags, strict=True) if not f]
