@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from dockwright.errors import PublishError, UsageError
+from dockwright.errors import NotFoundError, PublishError, RegistryError, UsageError
 from dockwright.image.platform import Platform, host_platform, parse_platforms
 from dockwright.prebuilt import gotool
 from dockwright.prebuilt.includes import parse_include
@@ -229,14 +229,21 @@ def _package(
         from dockwright.cli.registry_cmds import pull_into_store, registry_options  # noqa: PLC0415
         from dockwright.image.reference import Reference  # noqa: PLC0415
 
-        return pull_into_store(
-            Reference.parse(name),
-            store,
-            registry_options(args),
-            platforms=platforms,
-            all_platforms=False,
-            progress=BlobProgress(sys.stderr, enabled=not args.quiet),
-        )
+        try:
+            return pull_into_store(
+                Reference.parse(name),
+                store,
+                registry_options(args),
+                platforms=platforms,
+                all_platforms=False,
+                progress=BlobProgress(sys.stderr, enabled=not args.quiet),
+            )
+        except RegistryError as exc:
+            raise NotFoundError(
+                f"base image {name!r} is not in the local store, and pulling it failed: "
+                f"{exc.message}",
+                hint=exc.hint or "use static, scratch, a tag from 'dockwright images' or a file",
+            ) from exc
 
     with store.session():
         base = open_base(args.base, store, pull_base)
