@@ -184,6 +184,32 @@ def _add_registry_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     logout.set_defaults(func=_run("logout"))
 
 
+def _add_dockerfile_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
+    outline = sub.add_parser(
+        "outline", help="show a Dockerfile's stages, bases, args and which stages a build runs"
+    )
+    outline.add_argument("-f", "--file", default="Dockerfile", help="the Dockerfile")
+    outline.add_argument("--target", default=None, help="build this stage (default: last)")
+    outline.add_argument("--build-arg", action="append", default=[], metavar="KEY=VALUE")
+    outline.add_argument("--platform", default=None, help="target platform(s)")
+    outline.add_argument("--format", choices=("text", "json"), default="text")
+    outline.set_defaults(func=_run("outline"))
+
+    lint = sub.add_parser("lint", help="find mistakes that make images big, slow or unsafe")
+    lint.add_argument("file", nargs="?", default="Dockerfile", metavar="FILE")
+    lint.add_argument("--context", default=None, help="build context folder (default: none)")
+    lint.add_argument("--format", choices=("text", "json", "sarif"), default="text")
+    lint.add_argument(
+        "--fail-on",
+        choices=("info", "warning", "error", "never"),
+        default="warning",
+        help="exit 1 when a finding is at least this severe (default: warning)",
+    )
+    lint.add_argument("--fix", action="store_true", help="apply the safe fixes, print a diff")
+    lint.add_argument("--target", default=None, help="the stage that is the final image")
+    lint.set_defaults(func=_run("lint"))
+
+
 _MODULES = {
     "package": "package_cmd",
     "images": "store_cmds",
@@ -195,6 +221,8 @@ _MODULES = {
     "copy": "registry_cmds",
     "login": "registry_cmds",
     "logout": "registry_cmds",
+    "outline": "outline_cmd",
+    "lint": "lint_cmd",
 }
 
 
@@ -220,6 +248,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_package(sub)
     _add_store_commands(sub)
     _add_registry_commands(sub)
+    _add_dockerfile_commands(sub)
     return parser
 
 
