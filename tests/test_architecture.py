@@ -31,7 +31,9 @@ BUILDS_ON: Mapping[str, frozenset[str]] = {
     "prebuilt": frozenset({"image", "registry", "store"}),
     "publish": frozenset({"image", "registry", "store"}),
     "analysis": frozenset({"image"}),
-    "lint": frozenset({"dockerfile"}),
+    # Rules are stage-aware (final-image rules judge only the stages that become the image),
+    # and the stage graph lives in plan/: lint builds on it rather than growing a second one.
+    "lint": frozenset({"dockerfile", "plan"}),
 }
 # Only these may import everything (and the root package's public API).
 FREE = frozenset({"cli", "__init__", "__main__"})
