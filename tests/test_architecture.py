@@ -214,7 +214,8 @@ def test_transitive_closure() -> None:
     solve = {"solve", "plan", "sandbox", "snapshot", "store", "dockerfile", "image", "errors"}
     assert allowed_imports("solve") == solve
     assert allowed_imports("image") == {"image", "errors"}
-    assert allowed_imports("lint") == {"lint", "dockerfile", "errors"}
+    assert allowed_imports("lint") == {"lint", "plan", "dockerfile", "image", "errors"}
+    assert allowed_imports("dockerfile") == {"dockerfile", "errors"}
 
 
 @pytest.mark.parametrize(
