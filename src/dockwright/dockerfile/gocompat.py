@@ -116,10 +116,17 @@ def go_parse_bool(value: str) -> bool:
 _DIGITS = {8: re.compile(r"[0-7]+"), 10: re.compile(r"[0-9]+")}
 
 
+# Python refuses to convert decimal strings longer than this (sys.int_info); Go reports a
+# range error for anything over 20 digits anyway.
+_MAX_DIGITS = 40
+
+
 def go_parse_uint(value: str, base: int = 10, bits: int = 32) -> int:
     """``strconv.ParseUint(value, base, bits)`` for base 8 or 10."""
     if not _DIGITS[base].fullmatch(value):
         raise GoValueError(f"invalid syntax {go_quote(value)}")
+    if len(value.lstrip("0")) > _MAX_DIGITS:
+        raise GoValueError(f"value out of range {go_quote(value)}")
     number = int(value, base)
     if number >= 1 << bits:
         raise GoValueError(f"value out of range {go_quote(value)}")
@@ -131,6 +138,8 @@ def go_parse_int(value: str, bits: int = 32) -> int:
     digits = value[1:] if value[:1] in ("+", "-") else value
     if not _DIGITS[10].fullmatch(digits):
         raise GoValueError(f"invalid syntax {go_quote(value)}")
+    if len(digits.lstrip("0")) > _MAX_DIGITS:
+        raise GoValueError(f"value out of range {go_quote(value)}")
     number = int(value, 10)
     if not -(1 << (bits - 1)) <= number < 1 << (bits - 1):
         raise GoValueError(f"value out of range {go_quote(value)}")
@@ -188,6 +197,8 @@ def go_parse_duration(text: str) -> int:
         unit = _UNITS.get(unit_name)
         if unit is None:
             raise GoValueError(f"unknown unit {go_quote(unit_name)} in duration {go_quote(text)}")
+        if len(whole_digits.lstrip("0")) > _MAX_DIGITS:
+            raise GoValueError(f"invalid duration {go_quote(text)}")
         whole = int(whole_digits) if whole_digits else 0
         if whole > (1 << 63) // unit:
             raise GoValueError(f"invalid duration {go_quote(text)}")

@@ -177,8 +177,16 @@ def parse_heredoc_word(word: str) -> Heredoc | None:
         name=name,
         expand=quotes == raw_quote_count,
         chomp=dash == "-",
-        fd=int(fd_text) if fd_text else 0,
+        fd=_file_descriptor(fd_text),
     )
+
+
+def _file_descriptor(digits: str) -> int:
+    # Go's ParseUint gives its maximum on overflow (and BuildKit ignores the error).
+    most = (1 << 64) - 1
+    if len(digits.lstrip("0")) > 20:
+        return most
+    return min(int(digits), most) if digits else 0
 
 
 def heredocs_in_line(line: str) -> list[Heredoc]:

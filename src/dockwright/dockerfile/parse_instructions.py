@@ -347,6 +347,10 @@ def parse_maintainer(req: _Request) -> Maintainer:
 _PORT = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:/([A-Za-z]+))?")
 
 
+def _port(digits: str) -> int:
+    return int(digits) if len(digits.lstrip("0")) <= 5 else 1 << 16
+
+
 def parse_expose(req: _Request) -> Expose:
     """``EXPOSE``: literal ports are checked (``80``, ``8000-8010/udp``)."""
     req.flags({})
@@ -358,7 +362,7 @@ def parse_expose(req: _Request) -> Expose:
         ok = match is not None
         if match is not None:
             low, high, proto = match.groups()
-            ok = int(low) <= 65535 and (high is None or int(low) <= int(high) <= 65535)
+            ok = _port(low) <= 65535 and (high is None or _port(low) <= _port(high) <= 65535)
             ok = ok and (proto is None or proto.lower() in ("tcp", "udp", "sctp"))
         if not ok:
             raise req.error(
