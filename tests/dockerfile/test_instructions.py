@@ -524,3 +524,38 @@ def test_instruction_locations_span_continuations() -> None:
     dockerfile = parse_dockerfile("FROM a\n\nRUN a \\\n  b \\\n  c\nCMD x\n")
     assert [(i.start_line, i.end_line) for i in dockerfile.instructions] == [(1, 1), (3, 5), (6, 6)]
     assert dockerfile.instructions[1].original == "RUN a   b   c"
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("COPY --bogus onlyone", "COPY requires at least two arguments"),
+        ("ADD --bogus onlyone", "ADD requires at least two arguments"),
+        ("WORKDIR --bogus=1", "WORKDIR requires exactly one argument"),
+        ("EXPOSE --bogus=1", "EXPOSE requires at least one argument"),
+        ("ONBUILD --bogus", "ONBUILD requires at least one argument"),
+        ("RUN --network=bad --mount=type=nope x", 'unsupported mount type "nope"'),
+    ],
+)
+def test_error_precedence_follows_buildkit(line: str, message: str) -> None:
+    assert message in error(line).message
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("EXPOSE " + "9" * 5000, "invalid port"),
+        ("STOPSIGNAL " + "9" * 5000, "Invalid signal"),
+        ("HEALTHCHECK --retries=" + "1" * 5000 + " CMD x", "invalid syntax"),
+        ("HEALTHCHECK --interval=" + "1" * 5000 + "s CMD x", "invalid duration"),
+        ("RUN --mount=type=cache,target=/c,uid=" + "1" * 5000 + " x", "for uid"),
+    ],
+)
+def test_huge_numbers_are_located_errors(line: str, message: str) -> None:
+    assert message in error(line).message
+
+
+def test_huge_heredoc_file_descriptor_is_clamped_like_go() -> None:
+    run = one("RUN " + "7" * 5000 + "<<EOF\nEOF")
+    assert isinstance(run, Run)
+    assert run.heredocs[0].fd == (1 << 64) - 1

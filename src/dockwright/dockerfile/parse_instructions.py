@@ -152,6 +152,12 @@ _SECURITY: tuple[Security, ...] = ("sandbox", "insecure")
 def parse_run(req: _Request) -> Run:
     """``RUN``: mounts, network and security flags, then the command (and heredocs)."""
     flags = req.flags({"mount": "strings", "network": "string", "security": "string"})
+    mounts = []
+    for spec in flags.values("mount"):
+        try:
+            mounts.append(parse_mount(spec))
+        except MountError as exc:
+            raise req.error(exc.message, needle=spec, hint=exc.hint) from None
     network = flags.string("network") or "default"
     if network not in _NETWORKS:
         raise req.error(
@@ -166,12 +172,6 @@ def parse_run(req: _Request) -> Run:
             needle=flags.written("security"),
             hint="use --security=sandbox or insecure",
         )
-    mounts = []
-    for spec in flags.values("mount"):
-        try:
-            mounts.append(parse_mount(spec))
-        except MountError as exc:
-            raise req.error(exc.message, needle=spec, hint=exc.hint) from None
     if not req.args:
         raise req.error("RUN requires at least one argument", hint="give the command to run")
     return Run(
@@ -184,13 +184,16 @@ def parse_run(req: _Request) -> Run:
     )
 
 
-def _sources_and_dest(req: _Request) -> tuple[tuple[str, ...], tuple[Heredoc, ...], str]:
+def _require_destination(req: _Request) -> None:
     if len(req.args) < 2:
         raise req.error(
             f"{req.keyword} requires at least two arguments, but only one was provided. "
             "Destination could not be determined.",
             hint=f"write {req.keyword} <source>... <destination>",
         )
+
+
+def _sources_and_dest(req: _Request) -> tuple[tuple[str, ...], tuple[Heredoc, ...], str]:
     *sources, dest = req.args
     if parse_heredoc_word(dest) is not None:
         raise req.error(f"{req.keyword} cannot accept a heredoc as a destination", needle=dest)
@@ -228,6 +231,7 @@ def _check_chmod(req: _Request, flags: ParsedFlags) -> str | None:
 
 def parse_copy(req: _Request) -> Copy:
     """``COPY``: ``--from --chown --chmod --link --parents --exclude``."""
+    _require_destination(req)
     flags = req.flags(
         {
             "from": "string",
@@ -256,6 +260,7 @@ def parse_copy(req: _Request) -> Copy:
 
 def parse_add(req: _Request) -> Add:
     """``ADD``: ``--chown --chmod --link --exclude --checksum --keep-git-dir --unpack``."""
+    _require_destination(req)
     flags = req.flags(
         {
             "chown": "string",
@@ -292,8 +297,8 @@ def parse_add(req: _Request) -> Add:
 
 def parse_arg(req: _Request) -> Arg:
     """``ARG name[=default] …``."""
-    req.flags({})
     req.at_least_one()
+    req.flags({})
     decls = []
     for word in req.args:
         name, equals, default = word.partition("=")
@@ -328,20 +333,23 @@ def parse_label(req: _Request) -> Label:
 
 def parse_workdir(req: _Request) -> Workdir:
     """``WORKDIR path``."""
+    path = req.exactly_one()
     req.flags({})
-    return Workdir(**req.common(), path=req.exactly_one())
+    return Workdir(**req.common(), path=path)
 
 
 def parse_user(req: _Request) -> User:
     """``USER user[:group]``."""
+    user = req.exactly_one()
     req.flags({})
-    return User(**req.common(), user=req.exactly_one())
+    return User(**req.common(), user=user)
 
 
 def parse_maintainer(req: _Request) -> Maintainer:
     """``MAINTAINER name``."""
+    maintainer = req.exactly_one()
     req.flags({})
-    return Maintainer(**req.common(), maintainer=req.exactly_one())
+    return Maintainer(**req.common(), maintainer=maintainer)
 
 
 _PORT = re.compile(r"([0-9]+)(?:-([0-9]+))?(?:/([A-Za-z]+))?")
@@ -353,8 +361,8 @@ def _port(digits: str) -> int:
 
 def parse_expose(req: _Request) -> Expose:
     """``EXPOSE``: literal ports are checked (``80``, ``8000-8010/udp``)."""
-    req.flags({})
     req.at_least_one()
+    req.flags({})
     for port in req.args:
         if not is_literal(port) or ":" in port:
             continue
@@ -375,8 +383,8 @@ def parse_expose(req: _Request) -> Expose:
 
 def parse_volume(req: _Request) -> Volume:
     """``VOLUME``: paths, JSON or space separated."""
-    req.flags({})
     req.at_least_one()
+    req.flags({})
     paths = []
     for written in req.args:
         path = go_trim_space(written)
@@ -415,8 +423,8 @@ def parse_shell(req: _Request) -> Shell:
 
 def parse_stopsignal(req: _Request) -> Stopsignal:
     """``STOPSIGNAL``: a literal signal is checked (``SIGTERM``, ``9``)."""
-    req.flags({})
     signal = req.exactly_one()
+    req.flags({})
     if is_literal(signal):
         try:
             validate_signal(signal)
@@ -493,10 +501,10 @@ _ONBUILD_PREFIX = re.compile(r"^[\t\n\f\r ]*ONBUILD[\t\n\f\r ]*", re.IGNORECASE)
 
 def parse_onbuild(req: _Request) -> Onbuild:
     """``ONBUILD``: the trigger is typed now (BuildKit checks it only when it fires)."""
-    req.flags({})
     child = req.node.child
     if child is None:
         raise req.error("ONBUILD requires at least one argument")
+    req.flags({})
     trigger = child.keyword.upper()
     if trigger == "ONBUILD":
         raise req.error("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed", needle="ONBUILD")
