@@ -358,7 +358,7 @@ def _curl(c: Collector, args: tuple[str, ...]) -> None:
         return
     if any(a.startswith(("-d", "--data", "-F", "--form", "-T", "--upload")) for a in args):
         return
-    output = _option_value(args, ("-o", "--output"))
+    output = _option_value(args, ("--output",)) or _short_value(args, "o")
     if output is None and any(
         a in ("-O", "--remote-name", "--remote-name-all")
         or (a.startswith("-") and not a.startswith("--") and "O" in a)
@@ -372,17 +372,22 @@ def _wget(c: Collector, args: tuple[str, ...]) -> None:
     urls = [a for a in args if _URL.match(a)]
     if not urls or "--spider" in args:
         return
-    output = _option_value(args, ("--output-document",))
-    if output is None:
-        for index, arg in enumerate(args):
-            if arg.startswith("-") and not arg.startswith("--") and "O" in arg:
-                rest = arg[arg.index("O") + 1 :]
-                output = rest or (args[index + 1] if index + 1 < len(args) else None)
-                break
+    output = _option_value(args, ("--output-document",)) or _short_value(args, "O")
     if output is None:
         prefix = _option_value(args, ("-P", "--directory-prefix")) or ""
         output = posixpath.join(prefix, posixpath.basename(urls[0].split("?")[0]) or "index.html")
     _record_download(c, "wget", urls[0], output)
+
+
+def _short_value(args: tuple[str, ...], letter: str) -> str | None:
+    """The value of a short option, also inside a cluster (``-fsSLo FILE``, ``-qO-``)."""
+    for index, arg in enumerate(args):
+        if arg.startswith("-") and not arg.startswith("--") and letter in arg[1:]:
+            rest = arg[arg.index(letter, 1) + 1 :]
+            if rest:
+                return rest
+            return args[index + 1] if index + 1 < len(args) else None
+    return None
 
 
 def _record_download(c: Collector, tool: str, url: str, output: str | None) -> None:

@@ -32,8 +32,14 @@ def _name(download: Download) -> str:
     return posixpath.basename(url.split("?")[0].rstrip("/")) or url
 
 
-def _verified_later(ctx: LintContext, run: Run, steps_after: list[Run]) -> bool:
-    return ctx.run_facts(run).verifies or any(ctx.run_facts(r).verifies for r in steps_after)
+def _verified(ctx: LintContext, run: Run, later: list[Run], download: Download) -> bool:
+    """Checked in the same RUN, or in a later RUN of the stage that names the file."""
+    if ctx.run_facts(run).verifies:
+        return True
+    name = posixpath.basename(download.output or "") or _name(download)
+    return any(
+        ctx.run_facts(r).verifies and name and name in ctx.run_facts(r).script for r in later
+    )
 
 
 def _check(ctx: LintContext) -> Iterator[Finding]:
@@ -85,7 +91,7 @@ def _message(ctx: LintContext, run: Run, later: list[Run], download: Download) -
         )
     if piped is not None:
         return None
-    if _verified_later(ctx, run, later):
+    if _verified(ctx, run, later, download):
         return None
     saved = f" to {download.output}" if download.output else ""
     return (

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dockwright.dockerfile import Add, Copy, Run
-from dockwright.lint.copies import CopyTarget, copy_targets
+from dockwright.lint.copies import CopyTarget, copy_targets, whole_context
 from dockwright.lint.engine import LintContext, Step
 from dockwright.lint.facts import ModeChange, PackageOp, PathRef
 from dockwright.lint.findings import Finding, Rule, Severity
@@ -50,7 +50,8 @@ def _check_cleanup(ctx: LintContext) -> Iterator[Finding]:
         instruction = step.instruction
         if isinstance(instruction, Copy | Add):
             for target in copy_targets(instruction, step.workdir, step.env, ctx.context_dir):
-                what = f"{target.source} (copied)"
+                source = "the build context" if whole_context(target.source) else target.source
+                what = f"{source} copied to {target.path}"
                 creators.append((step, PathRef(target.path, what, "", target.tree)))
             continue
         if not isinstance(instruction, Run):

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dockwright.dockerfile import Add, Arg, Copy, Env, Expose, Instruction
 from dockwright.lint.engine import LintContext
 from dockwright.lint.findings import Finding, Rule, Severity
+from dockwright.lint.graph import StageInfo
 
 __all__ = [
     "CONSISTENT_INSTRUCTION_CASING",
@@ -172,7 +173,11 @@ _NOT_SECRET = re.compile(r"(?:^|_)(?:public|file|path|dir|id|url|name|type)(?:_|
 
 
 def _check_secrets(ctx: LintContext) -> Iterator[Finding]:
-    for instruction in ctx.dockerfile.instructions:
+    located: list[tuple[StageInfo | None, Instruction]] = [
+        (None, arg) for arg in ctx.dockerfile.global_args
+    ]
+    located += [(step.stage, step.instruction) for step in ctx.all_steps()]
+    for stage, instruction in located:
         names: list[str] = []
         if isinstance(instruction, Arg):
             names = [d.name for d in instruction.args]
@@ -189,7 +194,7 @@ def _check_secrets(ctx: LintContext) -> Iterator[Finding]:
                     f"pass it as a build secret: RUN --mount=type=secret,id={name.lower()},"
                     f"env={name} …"
                 )
-                yield ctx.finding(SECRETS_IN_ARG_OR_ENV, instruction, message, fix=fix)
+                yield ctx.finding(SECRETS_IN_ARG_OR_ENV, instruction, message, stage=stage, fix=fix)
 
 
 SECRETS_IN_ARG_OR_ENV: Rule[LintContext] = Rule(
