@@ -1,1 +1,27 @@
-"""Placeholder for later issues (see ARCHITECTURE.md)."""
+"""Instructions → stage graph: the target, the stages a build runs, ARG scopes.
+
+- :func:`build_graph` turns a parsed :class:`~dockwright.dockerfile.Dockerfile` into a
+  :class:`BuildGraph` of :class:`StageNode` values: bases after expanding the global ARGs,
+  what each stage copies and mounts from, which stages a build of the target runs, and in
+  what order; BuildKit's rules throughout (see :mod:`dockwright.plan.graph`).
+- :func:`platform_args` gives BuildKit's automatic platform ARGs.
+- :func:`stage_scope` gives the ARG and ENV values visible at each instruction of a stage.
+"""
+
+from dockwright.plan.graph import BuildGraph, StageNode, build_graph, global_scope
+from dockwright.plan.platforms import AUTOMATIC_ARGS, buildkit_platform, platform_args
+from dockwright.plan.scope import ScopedInstruction, StageScope, stage_scope, stage_scopes
+
+__all__ = [
+    "AUTOMATIC_ARGS",
+    "BuildGraph",
+    "ScopedInstruction",
+    "StageNode",
+    "StageScope",
+    "build_graph",
+    "buildkit_platform",
+    "global_scope",
+    "platform_args",
+    "stage_scope",
+    "stage_scopes",
+]
