@@ -37,12 +37,14 @@ from dockwright.lint.rules.hygiene import (
     PIP_CACHE,
     SUDO_IN_RUN,
     USE_APT_GET,
+    USERADD_HIGH_UID,
 )
 from dockwright.lint.rules.layers import CHMOD_AFTER_COPY, CLEANUP_IN_LATER_LAYER
 from dockwright.lint.rules.platform import HARD_CODED_PLATFORM, REDUNDANT_TARGET_PLATFORM
 from dockwright.lint.rules.style import (
     CONSISTENT_INSTRUCTION_CASING,
     COPY_DEST_NEEDS_SLASH,
+    ENV_SELF_REFERENCE,
     EXPOSE_INVALID,
     FROM_AS_CASING,
     LEGACY_KEY_VALUE_FORMAT,
@@ -85,6 +87,7 @@ ALL_RULES: tuple[Rule[LintContext], ...] = (
     LEGACY_KEY_VALUE_FORMAT,
     SECRETS_IN_ARG_OR_ENV,
     EXPOSE_INVALID,
+    ENV_SELF_REFERENCE,
     # package-manager and RUN hygiene (hadolint)
     APT_INSTALL_RECOMMENDS,
     APT_LISTS_NOT_CLEANED,
@@ -96,6 +99,7 @@ ALL_RULES: tuple[Rule[LintContext], ...] = (
     SUDO_IN_RUN,
     CD_IN_RUN,
     ADD_INSTEAD_OF_COPY,
+    USERADD_HIGH_UID,
 )
 
 

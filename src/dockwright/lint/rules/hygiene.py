@@ -26,6 +26,7 @@ __all__ = [
     "PACKAGE_CACHE_NOT_CLEANED",
     "PIP_CACHE",
     "SUDO_IN_RUN",
+    "USERADD_HIGH_UID",
     "USE_APT_GET",
 ]
 
@@ -137,32 +138,53 @@ APT_INSTALL_RECOMMENDS: Rule[LintContext] = Rule(
     check=_check_recommends,
 )
 
-_YES = frozenset({"-y", "--yes", "--assume-yes", "-qq", "-q=2", "--force-yes"})
+_YES = frozenset(
+    {
+        "-y",
+        "--yes",
+        "--assume-yes",
+        "--assumeyes",
+        "-qq",
+        "-q=2",
+        "--force-yes",
+        "-n",
+        "--non-interactive",
+        "--no-confirm",
+    }
+)
+_PROMPTING = frozenset({"apt", "apt-get", "aptitude", "yum", "dnf", "zypper"})
 
 
 def _check_yes(ctx: LintContext) -> Iterator[Finding]:
     for step, run, facts in _all_runs(ctx):
         for op in facts.packages:
             command = op.command
-            if op.manager != "apt" or (op.action == "autoremove" and not op.packages):
+            if command.name not in _PROMPTING or not op.packages or op.manager == "pip":
                 continue
             args = command.args()
-            short = any(a.startswith("-") and not a.startswith("--") and "y" in a for a in args)
+            short = any(
+                a.startswith("-") and not a.startswith("--") and ("y" in a or a == "-n")
+                for a in args
+            )
             if short or _YES & set(args) or "Assume-Yes" in " ".join(args) or command.pipe_in:
                 continue
             message = (
                 f"`{command.text}` asks for confirmation, and a build has no one to answer: "
-                "apt aborts"
+                f"{command.name} aborts"
             )
-            yield ctx.finding(APT_INSTALL_NO_YES, run, message, stage=step.stage, fix="add -y")
+            fix = "add -n (zypper) or -y" if command.name == "zypper" else "add -y"
+            yield ctx.finding(APT_INSTALL_NO_YES, run, message, stage=step.stage, fix=fix)
             break
 
 
 APT_INSTALL_NO_YES: Rule[LintContext] = Rule(
     id="DW135",
-    name="apt-install-no-yes",
+    name="package-install-no-yes",
     severity=Severity.WARNING,
-    doc="hadolint DL3014: apt-get install/remove without -y stops at the prompt.",
+    doc=(
+        "hadolint DL3014, DL3030, DL3034, DL3038: apt-get, yum, dnf or zypper installing or "
+        "removing packages without -y (zypper: -n) stops at the prompt and the build fails."
+    ),
     check=_check_yes,
 )
 
@@ -175,9 +197,11 @@ def _command_rule(
     *,
     test: Callable[[RunFacts], str | None],
     fix: str,
+    final_only: bool = False,
 ) -> Rule[LintContext]:
     def check(ctx: LintContext) -> Iterator[Finding]:
-        for step, run, facts in _all_runs(ctx):
+        runs = _final_runs(ctx) if final_only else _all_runs(ctx)
+        for step, run, facts in runs:
             message = test(facts)
             if message is not None:
                 yield ctx.finding(rule, run, message, stage=step.stage, fix=fix)
@@ -256,4 +280,35 @@ ADD_INSTEAD_OF_COPY: Rule[LintContext] = Rule(
     severity=Severity.WARNING,
     doc="hadolint DL3020: ADD for local files that are not archives; COPY is explicit.",
     check=_check_add,
+)
+
+
+def _high_uid(facts: RunFacts) -> str | None:
+    for c in facts.commands:
+        if c.name != "useradd" or any(a in ("-l", "--no-log-init") for a in c.args()):
+            continue
+        uid = None
+        args = c.args()
+        for index, arg in enumerate(args):
+            if arg in ("-u", "--uid") and index + 1 < len(args):
+                uid = args[index + 1]
+            elif arg.startswith("--uid="):
+                uid = arg.split("=", 1)[1]
+        if uid is not None and uid.isdecimal() and int(uid) >= 65536:
+            return (
+                f"`{c.text}` without -l writes a lastlog entry at offset {uid}: a sparse "
+                "file that the layer stores at full size"
+            )
+    return None
+
+
+USERADD_HIGH_UID = _command_rule(
+    "DW140",
+    "useradd-high-uid",
+    Severity.WARNING,
+    "hadolint DL3046: useradd with a high UID and without -l (--no-log-init) grows "
+    "/var/log/lastlog to gigabytes in the layer. Final image only.",
+    test=_high_uid,
+    fix="add -l (--no-log-init) to useradd",
+    final_only=True,
 )

@@ -13,6 +13,7 @@ from dockwright.lint.graph import StageInfo
 __all__ = [
     "CONSISTENT_INSTRUCTION_CASING",
     "COPY_DEST_NEEDS_SLASH",
+    "ENV_SELF_REFERENCE",
     "EXPOSE_INVALID",
     "FROM_AS_CASING",
     "LEGACY_KEY_VALUE_FORMAT",
@@ -252,4 +253,41 @@ EXPOSE_INVALID: Rule[LintContext] = Rule(
         "container ports 1-65535 with an optional lowercase /tcp, /udp or /sctp."
     ),
     check=_check_expose,
+)
+
+
+def _check_env_self(ctx: LintContext) -> Iterator[Finding]:
+    for step in ctx.all_steps():
+        instruction = step.instruction
+        if not isinstance(instruction, Env) or len(instruction.pairs) < 2:
+            continue
+        earlier: list[str] = []
+        for pair in instruction.pairs:
+            used = set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", pair.value))
+            for name in sorted(used & set(earlier)):
+                if name in step.declared:
+                    continue  # the old value is meant, or at least defined
+                message = (
+                    f"${name} in {pair.key}= is the value from before this ENV: {name}= "
+                    "in the same instruction is not visible yet, so it expands to nothing"
+                )
+                yield ctx.finding(
+                    ENV_SELF_REFERENCE,
+                    instruction,
+                    message,
+                    stage=step.stage,
+                    fix=f"set {pair.key} in a second ENV instruction",
+                )
+            earlier.append(pair.key)
+
+
+ENV_SELF_REFERENCE: Rule[LintContext] = Rule(
+    id="DW121",
+    name="env-self-reference",
+    severity=Severity.WARNING,
+    doc=(
+        "hadolint DL3044: one ENV instruction expands every value against the variables "
+        "before it, so `ENV A=1 B=$A` gives B the old A (empty when A was not set)."
+    ),
+    check=_check_env_self,
 )
