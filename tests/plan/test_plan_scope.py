@@ -198,3 +198,14 @@ def test_stage_scope_matches_stage_scopes_and_at_rejects_foreign_instructions() 
     assert stage_scope(graph, dockerfile, 1) == all_scopes[1]
     with pytest.raises(KeyError):
         all_scopes[1].at(dockerfile.stages[0].instructions[0])
+
+
+def test_long_chains_of_stages() -> None:
+    text = "FROM alpine AS s0\nARG A=0\n" + "".join(
+        f"FROM s{i - 1} AS s{i}\nARG N=${{A}}{i}\n" for i in range(1, 1500)
+    )
+    dockerfile, all_scopes = scopes(text)
+    assert (all_scopes[-1].final["A"], all_scopes[-1].final["N"]) == ("0", "01499")
+    graph = build_graph(dockerfile, build_platform=AMD64)
+    assert len(graph.final_chain) == 1500
+    assert stage_scope(graph, dockerfile, 1499).final == all_scopes[-1].final

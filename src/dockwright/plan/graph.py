@@ -32,13 +32,7 @@ from dockwright.errors import DockerfileError, PlatformError
 from dockwright.image.platform import Platform, host_platform
 from dockwright.plan.locate import located
 from dockwright.plan.platforms import AUTOMATIC_ARGS, format_platform, platform_args
-from dockwright.plan.refs import (
-    Read,
-    check_image_name,
-    reads_of,
-    stage_display_name,
-    trigger_reads,
-)
+from dockwright.plan.refs import Read, Resolver, check_image_name, stage_display_name
 
 __all__ = ["BuildGraph", "StageNode", "build_graph", "global_scope"]
 
@@ -168,7 +162,11 @@ class _From:
 
 
 def _resolve_from(
-    dockerfile: Dockerfile, index: int, env: Mapping[str, str], lexer: Lexer
+    dockerfile: Dockerfile,
+    index: int,
+    env: Mapping[str, str],
+    lexer: Lexer,
+    earlier: Mapping[str, int],
 ) -> _From:
     frm: From = dockerfile.stages[index].from_
     result = _expand(dockerfile, lexer, frm, frm.image, env)
@@ -206,10 +204,7 @@ def _resolve_from(
                 hint=exc.hint,
             ) from exc
         platform = expanded.value
-    base_stage = None
-    for earlier in dockerfile.stages[:index]:
-        if earlier.name is not None and earlier.name == base:
-            base_stage = earlier.index
+    base_stage = earlier.get(base)
     if base_stage is None:
         check_image_name(dockerfile, frm, base, needle=frm.image)
     return _From(base, base_stage, platform, _names(used), _names(unset - used))
@@ -399,16 +394,15 @@ def build_graph(
     env = global_scope(dockerfile, automatic, build_args)
     lexer = Lexer(dockerfile.escape)
 
-    froms = [_resolve_from(dockerfile, i, env, lexer) for i in range(len(stages))]
+    froms: list[_From] = []
+    earlier: dict[str, int] = {}  # FROM sees the stages above it only
+    for stage in stages:
+        froms.append(_resolve_from(dockerfile, stage.index, env, lexer, earlier))
+        if stage.name is not None:
+            earlier[stage.name] = stage.index
     target_index = _resolve_target(dockerfile, target)
-    own = [
-        [
-            read
-            for instruction in stage.instructions
-            for read in reads_of(dockerfile, instruction, lexer)
-        ]
-        for stage in stages
-    ]
+    resolver = Resolver(dockerfile)
+    own = [[r for i in stage.instructions for r in resolver.reads_of(i)] for stage in stages]
     _check_cycles(dockerfile, own)
     triggers: list[list[Read]] = []
     trigger_errors: list[DockerfileError | None] = []
@@ -417,7 +411,7 @@ def build_graph(
             triggers.append([])
             trigger_errors.append(None)
         else:
-            reads, error = trigger_reads(dockerfile, frm.base_stage, lexer)
+            reads, error = resolver.trigger_reads(frm.base_stage)
             triggers.append(reads)
             trigger_errors.append(error)
 

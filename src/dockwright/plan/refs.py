@@ -31,14 +31,7 @@ from dockwright.errors import DockerfileError, InvalidReferenceError
 from dockwright.image.reference import Reference
 from dockwright.plan.locate import located
 
-__all__ = [
-    "SCRATCH",
-    "Read",
-    "check_image_name",
-    "reads_of",
-    "stage_display_name",
-    "trigger_reads",
-]
+__all__ = ["SCRATCH", "Read", "Resolver", "check_image_name", "stage_display_name"]
 
 SCRATCH = "scratch"
 _ATOI = re.compile(r"[+-]?[0-9]+")
@@ -90,98 +83,101 @@ def check_image_name(
         ) from exc
 
 
-def _last_named(dockerfile: Dockerfile, name: str) -> int | None:
-    lowered = name.lower()
-    found = None
-    for stage in dockerfile.stages:
-        if stage.name is not None and stage.name == lowered:
-            found = stage.index
-    return found
+class Resolver:
+    """Resolves the references of one Dockerfile's instructions (stage names looked up once)."""
 
+    def __init__(self, dockerfile: Dockerfile) -> None:
+        self.dockerfile = dockerfile
+        self.lexer = Lexer(dockerfile.escape)
+        # BuildKit's statesByName once every stage is registered: the last of a name wins.
+        self.names = {s.name: s.index for s in dockerfile.stages if s.name is not None}
 
-def _copy_read(dockerfile: Dockerfile, copy: Copy, lexer: Lexer) -> Read | None:
-    written = copy.from_
-    if not written:
-        return None
-    try:
-        literal = lexer.process(written, {}).value == written
-    except ExpansionError:
-        literal = False
-    if not literal:
-        raise located(
-            dockerfile,
-            copy,
-            "variable expansion is not supported for --from, define a new stage with FROM "
-            "using ARG from global scope as a workaround",
-            needle=written,
-            prefix="--from=",
-            hint="add 'FROM ${IMAGE} AS src' after a global 'ARG IMAGE', then COPY --from=src",
-        )
-    digits = written.lstrip("+-").lstrip("0") or "0"
-    if _ATOI.fullmatch(written) and len(digits) <= 19 and int(digits) <= _INT64_MAX:
-        number = int(written)
-        if not 0 <= number < len(dockerfile.stages):
+    def _named(self, name: str) -> int | None:
+        return self.names.get(name.lower())
+
+    def _copy_read(self, copy: Copy) -> Read | None:
+        dockerfile, written = self.dockerfile, copy.from_
+        if not written:
+            return None
+        try:
+            literal = self.lexer.process(written, {}).value == written
+        except ExpansionError:
+            literal = False
+        if not literal:
             raise located(
                 dockerfile,
                 copy,
-                f"invalid stage index {number}",
+                "variable expansion is not supported for --from, define a new stage with FROM "
+                "using ARG from global scope as a workaround",
                 needle=written,
                 prefix="--from=",
-                hint=f"stage indexes go from 0 to {len(dockerfile.stages) - 1}",
+                hint="add 'FROM ${IMAGE} AS src' after a global 'ARG IMAGE', then COPY --from=src",
             )
-        return Read("copy", written, copy, index=number)
-    index = _last_named(dockerfile, written)
-    if index is not None:
-        return Read("copy", written, copy, index=index)
-    check_image_name(dockerfile, copy, written, needle=written, prefix="--from=")
-    return Read("copy", written, copy, image=written)
-
-
-def _mount_reads(dockerfile: Dockerfile, run: Run) -> Iterator[Read]:
-    for mount in run.mounts:
-        if not mount.from_ or ("type" not in mount.deferred and mount.type in _NO_SOURCE_MOUNTS):
-            continue
-        index = _last_named(dockerfile, mount.from_)
-        if index is not None:
-            yield Read("mount", mount.from_, run, index=index)
-        else:
-            check_image_name(dockerfile, run, mount.from_, needle=mount.from_, prefix="from=")
-            yield Read("mount", mount.from_, run, image=mount.from_)
-
-
-def reads_of(dockerfile: Dockerfile, instruction: Instruction, lexer: Lexer) -> list[Read]:
-    """The stages and images ``instruction`` reads (a COPY's ``--from``, a RUN's mounts).
-
-    Raises a located :class:`~dockwright.errors.DockerfileError` for what BuildKit rejects
-    while building its stage graph: variables in ``--from``, an index out of range, an
-    invalid image name.
-    """
-    if isinstance(instruction, Copy):
-        read = _copy_read(dockerfile, instruction, lexer)
-        return [] if read is None else [read]
-    if isinstance(instruction, Run):
-        return list(_mount_reads(dockerfile, instruction))
-    return []
-
-
-def trigger_reads(
-    dockerfile: Dockerfile, base: int, lexer: Lexer
-) -> tuple[list[Read], DockerfileError | None]:
-    """What the ONBUILD triggers of stage ``base`` read when they fire in a child stage.
-
-    BuildKit parses triggers only for stages that run, so an error is returned, not raised:
-    the caller raises it if the child turns out to run.
-    """
-    reads: list[Read] = []
-    for instruction in dockerfile.stages[base].instructions:
-        if not isinstance(instruction, Onbuild):
-            continue
-        try:
-            for read in reads_of(dockerfile, instruction.inner, lexer):
-                # Located at the ONBUILD line that holds the trigger.
-                reads.append(
-                    Read(read.kind, read.written, instruction, index=read.index, image=read.image)
+        digits = written.lstrip("+-").lstrip("0") or "0"
+        if _ATOI.fullmatch(written) and len(digits) <= 19 and int(digits) <= _INT64_MAX:
+            number = int(written)
+            if not 0 <= number < len(dockerfile.stages):
+                raise located(
+                    dockerfile,
+                    copy,
+                    f"invalid stage index {number}",
+                    needle=written,
+                    prefix="--from=",
+                    hint=f"stage indexes go from 0 to {len(dockerfile.stages) - 1}",
                 )
-        except DockerfileError as exc:
-            return reads, exc
-    return reads, None
+            return Read("copy", written, copy, index=number)
+        index = self._named(written)
+        if index is not None:
+            return Read("copy", written, copy, index=index)
+        check_image_name(dockerfile, copy, written, needle=written, prefix="--from=")
+        return Read("copy", written, copy, image=written)
+
+    def _mount_reads(self, run: Run) -> Iterator[Read]:
+        for mount in run.mounts:
+            source_type = "type" in mount.deferred or mount.type not in _NO_SOURCE_MOUNTS
+            if not mount.from_ or not source_type:
+                continue
+            index = self._named(mount.from_)
+            if index is not None:
+                yield Read("mount", mount.from_, run, index=index)
+            else:
+                check_image_name(
+                    self.dockerfile, run, mount.from_, needle=mount.from_, prefix="from="
+                )
+                yield Read("mount", mount.from_, run, image=mount.from_)
+
+    def reads_of(self, instruction: Instruction) -> list[Read]:
+        """The stages and images ``instruction`` reads (a COPY's ``--from``, a RUN's mounts).
+
+        Raises a located :class:`~dockwright.errors.DockerfileError` for what BuildKit
+        rejects while building its stage graph: variables in ``--from``, an index out of
+        range, an invalid image name.
+        """
+        if isinstance(instruction, Copy):
+            read = self._copy_read(instruction)
+            return [] if read is None else [read]
+        if isinstance(instruction, Run):
+            return list(self._mount_reads(instruction))
+        return []
+
+    def trigger_reads(self, base: int) -> tuple[list[Read], DockerfileError | None]:
+        """What the ONBUILD triggers of stage ``base`` read when they fire in a child stage.
+
+        BuildKit parses triggers only for stages that run, so an error is returned, not
+        raised: the caller raises it if the child turns out to run.
+        """
+        reads: list[Read] = []
+        for instruction in self.dockerfile.stages[base].instructions:
+            if not isinstance(instruction, Onbuild):
+                continue
+            try:
+                for read in self.reads_of(instruction.inner):
+                    # Located at the ONBUILD line that holds the trigger.
+                    reads.append(
+                        Read(
+                            read.kind, read.written, instruction, index=read.index, image=read.image
+                        )
+                    )
+            except DockerfileError as exc:
+                return reads, exc
+        return reads, None

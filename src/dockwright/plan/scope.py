@@ -243,7 +243,7 @@ def _expanded_texts(instruction: Instruction) -> list[str]:
 
 
 def _start(
-    graph: BuildGraph, index: int, scopes: dict[int, StageScope]
+    graph: BuildGraph, index: int, scopes: Mapping[int, StageScope]
 ) -> tuple[dict[str, str], frozenset[str], bool]:
     node = graph.stages[index]
     if node.base_stage is not None:
@@ -255,12 +255,10 @@ def _start(
     return {}, frozenset(), False
 
 
-def _scope(
-    graph: BuildGraph, dockerfile: Dockerfile, index: int, scopes: dict[int, StageScope]
+def _one(
+    graph: BuildGraph, dockerfile: Dockerfile, index: int, scopes: Mapping[int, StageScope]
 ) -> StageScope:
     node = graph.stages[index]
-    if node.base_stage is not None and node.base_stage not in scopes:
-        _scope(graph, dockerfile, node.base_stage, scopes)
     env, args, known = _start(graph, index, scopes)
     state = _State(graph, Lexer(dockerfile.escape), env, args)
     triggers: list[ScopedInstruction] = []
@@ -270,7 +268,7 @@ def _scope(
                 triggers.append(state.step(instruction.inner, trigger=True))
     state.declared.clear()
     steps = tuple(state.step(i) for i in dockerfile.stages[index].instructions)
-    scope = StageScope(
+    return StageScope(
         stage=index,
         escape=dockerfile.escape,
         base_env_known=known,
@@ -282,8 +280,20 @@ def _scope(
         from_args=node.from_args,
         declared_args=tuple(dict.fromkeys(state.declared)),
     )
-    scopes[index] = scope
-    return scope
+
+
+def _scope(
+    graph: BuildGraph, dockerfile: Dockerfile, index: int, scopes: dict[int, StageScope]
+) -> StageScope:
+    # Base stages first, without recursion: a chain of FROM-stage can be long.
+    chain: list[int] = []
+    current: int | None = index
+    while current is not None and current not in scopes:
+        chain.append(current)
+        current = graph.stages[current].base_stage
+    for stage in reversed(chain):
+        scopes[stage] = _one(graph, dockerfile, stage, scopes)
+    return scopes[index]
 
 
 def stage_scope(graph: BuildGraph, dockerfile: Dockerfile, stage: int) -> StageScope:
