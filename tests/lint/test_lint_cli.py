@@ -102,3 +102,36 @@ def test_fix_turns_run_chmod_into_copy_chmod(
     )
     assert main(["lint", str(path), "--fix"]) == 0
     assert "nothing to fix" in capsys.readouterr().err
+
+
+def test_pyproject_settings_and_inline_ignores(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, 'FROM alpine\n# dockwright ignore=DW105\nCMD run\nCMD ["x"]\n')
+    main(["lint", str(path), "--format", "json", "--fail-on", "never"])
+    rules = {(f["rule"], f["line"]) for f in json.loads(capsys.readouterr().out)["findings"]}
+    assert ("DW105", 3) not in rules
+    assert ("DW101", 1) in rules
+    assert ("DW108", 3) in rules
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.dockwright.lint]\ndisable = ["DW101"]\nseverity = {DW108 = "error"}\n'
+    )
+    assert main(["lint", str(path), "--format", "json", "--fail-on", "error"]) == 1
+    findings = json.loads(capsys.readouterr().out)["findings"]
+    assert {(f["rule"], f["severity"]) for f in findings} == {("DW108", "error")}
+    (tmp_path / "pyproject.toml").write_text("[tool.dockwright.lint]\ndisable = 3\n")
+    assert main(["lint", str(path)]) == 2
+    assert "must be a list" in capsys.readouterr().err
+
+
+def test_stdin_and_target(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import io
+
+    text = "FROM alpine:3.20 AS build\nUSER root\nFROM alpine:3.20\nUSER 1000\n"
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    assert main(["lint", "-"]) == 0
+    monkeypatch.setattr("sys.stdin", io.StringIO(text))
+    assert main(["lint", "-", "--target", "build"]) == 1
+    assert "<stdin>:2 DW107 warning" in capsys.readouterr().out
