@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dockwright.errors import DockerfileError, UsageError
+from dockwright.errors import DockerfileError
 from dockwright.lint.config import LintConfig
 from dockwright.lint.engine import build_context, lint
 from dockwright.lint.findings import Severity
@@ -45,8 +45,8 @@ def test_steps_know_workdir_and_env() -> None:
     assert last.env == {"X": "1", "Y": "/2"}
 
 
-def test_unknown_target_is_a_usage_error() -> None:
-    with pytest.raises(UsageError, match="could not be found"):
+def test_unknown_target_is_a_located_error() -> None:
+    with pytest.raises(DockerfileError, match="could not be found"):
         build_context(MULTISTAGE, target="nope")
 
 

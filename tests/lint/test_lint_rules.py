@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from dockwright.errors import DockerfileError
 from dockwright.lint.engine import lint
 
 # (rule, Dockerfile, lines where the rule must fire — empty: must stay silent)
@@ -56,14 +57,18 @@ CASES: list[tuple[str, str, list[int]]] = [
     ("DW008", "FROM a:1\nRUN curl -sL https://e.com/k.gpg | gpg --dearmor > /k.gpg\n", []),
     ("DW008", "FROM a:1\nADD https://github.com/o/r.git#v1 /src\n", []),
     # BuildKit checks
-    ("DW101", "FROM alpine\nFROM alpine:latest\nFROM alpine:3@sha256:aa\nFROM scratch\n", [1, 2]),
+    (
+        "DW101",
+        "FROM alpine\nFROM alpine:latest\nFROM alpine:3@sha256:" + "a" * 64 + "\nFROM scratch\n",
+        [1, 2],
+    ),
     ("DW101", "ARG V=3.20\nFROM alpine:$V AS a\nFROM a\n", []),
-    ("DW102", "FROM a:1 AS one\nCOPY --from=tow /x /x\nCOPY --from=one /x /x\n", [2, 3]),
+    ("DW102", "FROM a:1 AS one\nFROM a:1\nCOPY --from=tow /x /x\nCOPY --from=one /x /x\n", [3]),
     (
         "DW102",
         "FROM a:1 AS one\nFROM a:1\nCOPY --from=one /x /x\nCOPY --from=0 /x /x\n"
-        "COPY --from=nginx:1 /x /x\nCOPY --from=5 /x /x\n",
-        [6],
+        "COPY --from=nginx:1 /x /x\n",
+        [],
     ),
     ("DW102", "FROM later\nFROM a:1 AS later\n", [1]),
     ("DW103", "FROM a:1 AS x\nFROM a:1 AS X\n", [2]),
@@ -78,7 +83,7 @@ CASES: list[tuple[str, str, list[int]]] = [
     ("DW108", 'FROM a:1\nCMD ["a"]\nCMD ["b"]\nENTRYPOINT ["c"]\n', [2]),
     ("DW109", "FROM a:1\nMAINTAINER me\n", [2]),
     ("DW112", "ARG V=1\nFROM a:$V\nRUN echo $V\n", [3]),
-    ("DW112", "FROM a:$NOPE\n", [1]),
+    ("DW112", "FROM alpine:3$NOPE\n", [1]),
     ("DW112", "FROM a:${NOPE:-1}\n", []),
     ("DW112", "FROM a:1\nRUN GOARCH=$TARGETARCH go build\n", [2]),
     ("DW112", "FROM a:1\nARG TARGETARCH\nRUN GOARCH=$TARGETARCH go build\n", []),
@@ -141,3 +146,19 @@ CASES: list[tuple[str, str, list[int]]] = [
 def test_rule(rule: str, text: str, lines: list[int]) -> None:
     found = sorted(f.line for f in lint(text) if f.rule == rule)
     assert found == lines
+
+
+# What BuildKit refuses while planning is a located error, not a finding (exit 2).
+PLANNING_ERRORS = [
+    ("FROM a:1 AS one\nCOPY --from=one /x /x\n", 2, "circular dependency"),
+    ("FROM a:1\nCOPY --from=5 /x /x\n", 2, "invalid stage index 5"),
+    ("FROM a:$NOPE\n", 1, "invalid image name"),
+    ("FROM ${BASE}\n", 1, "should not be blank"),
+]
+
+
+@pytest.mark.parametrize(("text", "line", "message"), PLANNING_ERRORS)
+def test_planning_errors_are_located(text: str, line: int, message: str) -> None:
+    with pytest.raises(DockerfileError, match=message) as info:
+        lint(text)
+    assert info.value.line == line

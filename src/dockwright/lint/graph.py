@@ -5,7 +5,9 @@ first one on an image: their filesystems become the final image. Other stages (b
 only feed it through ``COPY --from`` and ``RUN --mount=from=``: what they leave behind never
 ships, so the rules about the final image judge the final chain only.
 
-This is a small, lint-only view; the builder's stage graph lives in ``plan/``.
+The structure comes from the builder's own stage graph (:func:`dockwright.plan.build_graph`),
+so lint and build agree on bases, targets and reachable stages; this module adds what the
+rules want beside it (the typed stage, a label, the global ARG defaults).
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dockwright.dockerfile import Copy, Dockerfile, Instruction, Onbuild, Run, Stage
+from dockwright.dockerfile import Dockerfile, Stage
 from dockwright.dockerfile.shell import ExpansionError, Lexer
-from dockwright.errors import UsageError
+from dockwright.plan import build_graph
 
 __all__ = ["PLATFORM_ARGS", "StageGraph", "StageInfo", "build_stage_graph"]
 
@@ -46,6 +48,7 @@ class StageInfo:
     base: str
     base_stage: int | None
     refs: tuple[int, ...] = ()
+    from_unset: tuple[str, ...] = ()
 
     @property
     def name(self) -> str | None:
@@ -121,62 +124,28 @@ def stage_ref(name: str, stages: tuple[Stage, ...], *, before: int | None = None
     return None
 
 
-def _from_refs(instruction: Instruction) -> list[str]:
-    if isinstance(instruction, Onbuild):
-        return _from_refs(instruction.inner)
-    if isinstance(instruction, Copy) and instruction.from_:
-        return [instruction.from_]
-    if isinstance(instruction, Run):
-        return [m.from_ for m in instruction.mounts if m.from_]
-    return []
-
-
 def build_stage_graph(dockerfile: Dockerfile, target: str | None = None) -> StageGraph:
-    """The lint view of ``dockerfile``'s stages for a build of ``target`` (default: last).
+    """The lint view of ``dockwright.plan``'s graph of a build of ``target`` (default: last).
 
-    Raises :class:`~dockwright.errors.UsageError` for a target that is not a stage.
+    Raises the located :class:`~dockwright.errors.DockerfileError` that planning raises for
+    what BuildKit rejects (an unknown target, a blank or invalid base, a cycle, …).
     """
-    args = _global_args(dockerfile)
-    stages = dockerfile.stages
-    infos: list[StageInfo] = []
-    for stage in stages:
-        base = expand_from(stage.base, dockerfile, args)
-        base_stage = stage_ref(base, stages, before=stage.index)
-        refs = []
-        for instruction in stage.instructions:
-            for ref in _from_refs(instruction):
-                index = stage_ref(expand_from(ref, dockerfile, args), stages)
-                if index is not None and index != stage.index:
-                    refs.append(index)
-        infos.append(StageInfo(stage.index, stage, base, base_stage, tuple(refs)))
-    if target is None:
-        target_index = len(stages) - 1
-    else:
-        found = stage_ref(target, stages, before=len(stages))
-        if found is None:
-            names = ", ".join(s.name for s in stages if s.name) or "none"
-            raise UsageError(
-                f"target stage {target!r} could not be found", hint=f"stage names: {names}"
-            )
-        target_index = found
-    chain = [target_index]
-    while (parent := infos[chain[-1]].base_stage) is not None and parent not in chain:
-        chain.append(parent)
-    reachable: set[int] = set()
-    todo = [target_index]
-    while todo:
-        current = todo.pop()
-        if current in reachable:
-            continue
-        reachable.add(current)
-        info = infos[current]
-        if info.base_stage is not None:
-            todo.append(info.base_stage)
-        todo.extend(info.refs)
+    graph = build_graph(dockerfile, target=target)
+    infos = tuple(
+        StageInfo(
+            index=node.index,
+            stage=dockerfile.stages[node.index],
+            base=node.base,
+            base_stage=node.base_stage,
+            refs=tuple(i for i in node.depends_on if i != node.base_stage),
+            from_unset=node.from_unset,
+        )
+        for node in graph.stages
+    )
     return StageGraph(
-        stages=tuple(infos),
-        target=target_index,
-        final_chain=tuple(reversed(chain)),
-        reachable=frozenset(reachable),
-        global_args=args,
+        stages=infos,
+        target=graph.target,
+        final_chain=tuple(reversed(graph.final_chain)),
+        reachable=graph.reachable,
+        global_args=_global_args(dockerfile),
     )
