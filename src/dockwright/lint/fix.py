@@ -1,6 +1,7 @@
 """``dockwright lint --fix``: the fixes that are safe to make without asking.
 
-Today that is DW002: ``COPY x /app/x`` followed by ``RUN chmod 755 /app/x`` becomes
+DW005: a single-stage Go build becomes a multistage one (:mod:`dockwright.lint.multistage`).
+DW002: ``COPY x /app/x`` followed by ``RUN chmod 755 /app/x`` becomes
 ``COPY --chmod=755 x /app/x`` and the RUN goes. A fix is made only when it is exact: the RUN
 does nothing but chmod/chown files that one single-source COPY/ADD wrote, the mode is octal
 (or symbolic, with --context telling the source file's mode), an owner is ``user:group``
@@ -19,7 +20,9 @@ from pathlib import Path
 
 from dockwright.dockerfile import Add, Copy, Run
 from dockwright.lint.engine import LintContext, build_context
+from dockwright.lint.multistage import multistage_edit
 from dockwright.lint.rules.layers import ModeMatch, mode_matches
+from dockwright.lint.rules.toolchain import TOOLCHAIN_IN_FINAL_IMAGE
 
 __all__ = ["Edit", "FixResult", "apply_edits", "fix_text", "safe_edits"]
 
@@ -223,9 +226,20 @@ def fix_text(
         text, file, context_dir=context_dir, dockerfile_path=dockerfile_path, target=target
     )
     edits = safe_edits(ctx)
-    if not edits:
+    fixed = apply_edits(text, edits) if edits else text
+    notes = [e.note for e in edits]
+    if edits:
+        ctx = build_context(
+            fixed, file, context_dir=context_dir, dockerfile_path=dockerfile_path, target=target
+        )
+    if any(True for _ in TOOLCHAIN_IN_FINAL_IMAGE.check(ctx)):
+        rewrite = multistage_edit(ctx)
+        if rewrite is not None:
+            start, end, lines, note = rewrite
+            fixed = apply_edits(fixed, [Edit(start, end, tuple(lines), note)])
+            notes.append(note)
+    if not notes:
         return FixResult(text, (), "")
-    fixed = apply_edits(text, edits)
     diff = "".join(
         difflib.unified_diff(
             text.splitlines(keepends=True),
@@ -234,4 +248,4 @@ def fix_text(
             tofile=f"b/{file}",
         )
     )
-    return FixResult(fixed, tuple(e.note for e in edits), diff)
+    return FixResult(fixed, tuple(notes), diff)
