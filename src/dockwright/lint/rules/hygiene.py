@@ -102,7 +102,7 @@ PIP_CACHE = _cache_rule(
 PACKAGE_CACHE_NOT_CLEANED = _cache_rule(
     "DW134",
     "package-cache-not-cleaned",
-    "hadolint DL3032/DL3036/DL3038/DL3040/DL3060: yum, dnf, zypper or yarn installs without "
+    "hadolint DL3032/DL3036/DL3040/DL3060: yum, dnf, zypper or yarn installs without "
     "cleaning their cache in the same RUN. Final image only.",
     lambda c: (
         c.path in ("/var/cache/yum", "/var/cache/dnf", "/var/cache/zypp")
