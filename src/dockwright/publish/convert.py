@@ -50,7 +50,7 @@ def _compressed_layer(
         digest = Digest.parse(rec["digest"])
         if store.has(digest):
             return replace(layer, media_type=target, digest=digest, size=int(rec["size"]))
-    from dockwright.image.layer import compress_blob  # noqa: PLC0415 - zlib/zstd only here
+    from dockwright.image.compress import compress_blob  # noqa: PLC0415 - zlib/zstd only here
 
     with store.open_blob(layer.digest) as src, store.ingest() as writer:
         # compress_blob only calls write(), which every ingest writer has.
