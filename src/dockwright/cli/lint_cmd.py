@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import cast
 
-from dockwright.dockerfile import error_context
+from dockwright.cli.render import print_dockerfile_error
 from dockwright.errors import DockerfileError
 from dockwright.lint.config import load_config
 from dockwright.lint.engine import lint
@@ -36,15 +36,6 @@ def _read(name: str) -> tuple[str | None, Path | None]:
         print(f"dockwright: error: cannot read {name}: {exc.strerror or exc}", file=sys.stderr)
         return None, None
     return data.decode("utf-8", errors="surrogateescape"), path
-
-
-def _located(exc: DockerfileError, text: str) -> None:
-    print(f"dockwright: error: {exc.message}", file=sys.stderr)
-    context = error_context(text, exc)
-    if context:
-        print(context, file=sys.stderr)
-    if exc.hint:
-        print(f"dockwright: hint: {exc.hint}", file=sys.stderr)
 
 
 def _fails(findings: Sequence[Finding], fail_on: str) -> bool:
@@ -77,7 +68,7 @@ def run_lint(args: argparse.Namespace) -> int:
             config=config,
         )
     except DockerfileError as exc:
-        _located(exc, text)
+        print_dockerfile_error(exc, text, sys.stderr)
         return 2
     _render(args.format, findings)
     return 1 if _fails(findings, args.fail_on) else 0

@@ -10,7 +10,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from dockwright.dockerfile import Dockerfile, error_context, parse_dockerfile
+from dockwright.cli.render import print_dockerfile_error
+from dockwright.dockerfile import Dockerfile, parse_dockerfile
 from dockwright.errors import DockerfileError, UsageError
 from dockwright.image.platform import Platform, parse_platforms
 from dockwright.plan import BuildGraph, StageNode, build_graph, stage_scopes
@@ -157,15 +158,6 @@ def _render_text(file: str, outline: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _report(text: bytes, exc: DockerfileError) -> None:
-    print(f"dockwright: error: {exc.message}", file=sys.stderr)
-    context = error_context(text, exc)
-    if context:
-        print(context, file=sys.stderr)
-    if exc.hint:
-        print(f"dockwright: hint: {exc.hint}", file=sys.stderr)
-
-
 def run_outline(args: argparse.Namespace) -> int:
     """Print the stages of ``args.file`` and which of them a build of the target runs."""
     path: str = args.file
@@ -177,7 +169,7 @@ def run_outline(args: argparse.Namespace) -> int:
         dockerfile = parse_dockerfile(text, file=shown)
         outlines = [_outline(dockerfile, args.target, build_args, p) for p in platforms]
     except DockerfileError as exc:
-        _report(text, exc)
+        print_dockerfile_error(exc, text, sys.stderr)
         return exc.exit_code
     if args.format == "json":
         if len(outlines) == 1:

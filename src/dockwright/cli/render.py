@@ -6,6 +6,7 @@ from typing import TextIO
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from dockwright.errors import DockerfileError
     from dockwright.prebuilt.package import Event
 
 
@@ -32,3 +33,15 @@ class EventPrinter:
         where = f"[{event.platform}] " if event.platform else ""
         took = f" ({event.seconds:.2f}s)" if event.seconds is not None else ""
         print(f"=> {where}{event.message}{took}", file=self.stream, flush=True)
+
+
+def print_dockerfile_error(exc: DockerfileError, source: str | bytes, stream: TextIO) -> None:
+    """The error's ``file:line:column`` message, the source line with a caret, the hint."""
+    from dockwright.dockerfile import error_context  # noqa: PLC0415 - only on errors
+
+    print(f"dockwright: error: {exc.message}", file=stream)
+    context = error_context(source, exc)
+    if context:
+        print(context, file=stream)
+    if exc.hint:
+        print(f"dockwright: hint: {exc.hint}", file=stream)
