@@ -9,6 +9,7 @@ store session, so a concurrent prune cannot collect the untagged blobs in betwee
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -243,30 +244,24 @@ def pull(
             if not _is_optional(layer):
                 layers.setdefault(layer.digest, layer)
     blobs = [*configs, *(d for d in layers.values() if d.digest not in {c.digest for c in configs})]
+    check_platforms = functools.partial(
+        _platforms,
+        ref,
+        sink=sink,
+        root=root,
+        documents=documents,
+        manifests=manifests,
+        wanted=wanted,
+        explicit=explicit,
+    )
     if explicit and not root.is_index:
         # A single image may be for another platform than asked: look before fetching layers.
         flags = _fetch_all(client, ref, sink, configs, progress)
-        present = _platforms(
-            ref,
-            sink=sink,
-            root=root,
-            documents=documents,
-            manifests=manifests,
-            wanted=wanted,
-            explicit=explicit,
-        )
+        present = check_platforms()
         flags += _fetch_all(client, ref, sink, blobs[len(configs) :], progress)
     else:
         flags = _fetch_all(client, ref, sink, blobs, progress)
-        present = _platforms(
-            ref,
-            sink=sink,
-            root=root,
-            documents=documents,
-            manifests=manifests,
-            wanted=wanted,
-            explicit=explicit,
-        )
+        present = check_platforms()
 
     for digest, (_, data) in documents.items():
         if digest != root.digest:
