@@ -43,9 +43,11 @@ stops there and ``dest`` should be discarded; "contain": applied, only ever insi
 Whiteouts only remove what lower layers left (OCI image spec): ``.wh.<name>`` removes
 ``<name>``, ``.wh..wh..opq`` empties its directory, but in both cases everything this layer
 itself created (files, links, directories and the directories above them) is kept, whether
-it came before or after the marker in the tar. When ``apply_whiteouts`` is false the markers
-are extracted as the ordinary empty files they are (counted as files), for callers that
-keep a layer's diff as it is. A marker is recognised by its name, whatever its member type.
+it came before or after the marker in the tar. ``whiteouts="keep"`` (or ``apply_whiteouts``
+false) extracts the markers as the ordinary empty files they are (counted as files);
+``whiteouts="overlay"`` writes them as overlayfs does for a lower directory: ``.wh.NAME`` as a
+0/0 character device ``NAME`` (unless this layer made ``NAME``), ``.wh..wh..opq`` as the
+xattr ``trusted.overlay.opaque=y`` on its directory. A marker is known by its name alone.
 
 Directory metadata is set last, deepest first, so a read-only directory does not block its
 own contents. Owners are the tar's numeric ids, never looked up by name."""
@@ -66,6 +68,7 @@ from dockwright.errors import DockwrightError, ImageFormatError, UnsafeLayerErro
 from dockwright.image.layer import CHUNK_SIZE
 
 ExtractCompression = Literal["auto", "gzip", "zstd", "none"]
+Whiteouts = Literal["apply", "keep", "overlay"]
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
@@ -73,6 +76,7 @@ _MAX_SYMLINK_HOPS = 40
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
 _AUFS_META = ".wh..wh."
+_OVERLAY_OPAQUE = "trusted.overlay.opaque"
 # O_PATH descriptors are enough to walk through a directory and work relative to it, and
 # they need no read permission on the directories of lower layers.
 _O_PATH: int = getattr(os, "O_PATH", os.O_RDONLY)
@@ -169,6 +173,14 @@ def _decompressed(raw: _Reader, compression: str) -> _Guarded:
     raise UsageError(f"unknown layer compression {compression!r}: use auto, gzip, zstd or none")
 
 
+def decompressed(raw: BinaryIO, compression: ExtractCompression = "auto") -> _Reader:
+    """A reader of the tar inside the layer blob ``raw`` (gzip or zstd sniffed with "auto").
+
+    Reading raises :class:`ImageFormatError` when the blob is corrupt or truncated.
+    """
+    return _decompressed(raw, compression)
+
+
 def _member_parts(name: str, member: str | None = None) -> list[str]:
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
@@ -231,10 +243,10 @@ class _Applier:
     """Applies members one by one; holds what this layer created, for whiteouts."""
 
     def __init__(
-        self, root_fd: int, dest: Path, whiteouts: bool, devices: bool, owner: bool
+        self, root_fd: int, dest: Path, whiteouts: Whiteouts, devices: bool, owner: bool
     ) -> None:
         self.root_fd, self.dest = root_fd, dest
-        self.apply_whiteouts, self.allow_devices, self.preserve_owner = whiteouts, devices, owner
+        self.whiteouts, self.allow_devices, self.preserve_owner = whiteouts, devices, owner
         # (st_dev, st_ino) of everything this layer made or wrote below: whiteouts keep these.
         self.ours: set[tuple[int, int]] = set()
         self.deferred_dirs: list[tuple[list[str], tarfile.TarInfo]] = []
@@ -333,7 +345,7 @@ class _Applier:
                 return
             raise UnsafeLayerError(member.name, "a non-directory cannot replace the root")
         name = parts[-1]
-        if self.apply_whiteouts and name.startswith(_WHITEOUT):
+        if self.whiteouts != "keep" and name.startswith(_WHITEOUT):
             self._whiteout(member.name, parts)
             return
         parent_fd = self.resolve_dir(parts[:-1], create=True, member=member.name)
@@ -461,16 +473,33 @@ class _Applier:
         if victim in ("", ".", ".."):
             raise UnsafeLayerError(member, "a whiteout must name an entry of its directory")
         self.counts["whiteouts"] += 1
-        parent_fd = self.resolve_dir(parts[:-1], create=False, member=member)
+        overlay = self.whiteouts == "overlay"
+        parent_fd = self.resolve_dir(parts[:-1], create=overlay, member=member)
         if parent_fd is None:
             return
         try:
-            if name == _OPAQUE:
+            if overlay:
+                self._overlay_marker(parent_fd, victim if name != _OPAQUE else None)
+            elif name == _OPAQUE:
                 self._prune_children(*_listdir(parent_fd, "."))
             else:
                 self._prune(parent_fd, victim)
         finally:
             os.close(parent_fd)
+
+    def _overlay_marker(self, parent_fd: int, victim: str | None) -> None:
+        if victim is None:
+            fd = os.open(".", _DIR_FLAGS, dir_fd=parent_fd)
+            try:
+                os.setxattr(fd, _OVERLAY_OPAQUE, b"y")
+            finally:
+                os.close(fd)
+            return
+        st = _lstat(victim, parent_fd)
+        if st is not None and _inode(st) in self.ours:
+            return
+        _remove(parent_fd, victim)
+        os.mknod(victim, stat.S_IFCHR, os.makedev(0, 0), dir_fd=parent_fd)
 
     def _prune(self, parent_fd: int, name: str) -> None:
         """Remove what lower layers put at ``name``, keeping everything this layer made."""
@@ -534,11 +563,13 @@ def extract_layer(
     apply_whiteouts: bool = True,
     allow_devices: bool = False,
     preserve_owner: bool | None = None,
+    whiteouts: Whiteouts | None = None,
 ) -> ExtractReport:
     """Apply the layer tar ``layer`` (a stream or a file) onto the directory ``dest``.
 
     ``compression="auto"`` recognises gzip and zstd by their magic bytes. Whiteouts are
-    applied (unless ``apply_whiteouts`` is false), device nodes and FIFOs are skipped unless
+    applied, kept as files or written in overlayfs form as ``whiteouts`` says (default:
+    "apply", or "keep" when ``apply_whiteouts`` is false); devices and FIFOs are skipped unless
     ``allow_devices``, and owners are set when ``preserve_owner`` (default: when running as
     root). Nothing outside ``dest`` is changed; the module documentation lists what happens
     to each kind of hostile member. Raise :class:`UnsafeLayerError` for a member that tries
@@ -561,7 +592,11 @@ def extract_layer(
             raise UsageError(f"cannot extract into {dest}: {exc.strerror}") from exc
         stack.callback(os.close, root_fd)
         stream = _decompressed(raw, compression)
-        applier = _Applier(root_fd, dest, apply_whiteouts, allow_devices, preserve_owner)
+        if whiteouts is None:
+            whiteouts = "apply" if apply_whiteouts else "keep"
+        elif whiteouts not in ("apply", "keep", "overlay"):
+            raise UsageError(f"unknown whiteout handling {whiteouts!r}: use apply, keep or overlay")
+        applier = _Applier(root_fd, dest, whiteouts, allow_devices, preserve_owner)
         report = _apply_all(stream, applier)
         # Read to the end so a gzip or zstd checksum after the tar is verified too.
         while stream.read(CHUNK_SIZE):

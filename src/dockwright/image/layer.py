@@ -56,7 +56,7 @@ from dockwright.errors import DockwrightError, ImageFormatError, UsageError
 from dockwright.image import mediatypes as mt
 from dockwright.image.digest import Digest
 
-EntryKind = Literal["file", "dir", "symlink", "hardlink"]
+EntryKind = Literal["file", "dir", "symlink", "hardlink", "fifo", "chardev", "blockdev"]
 Compression = Literal["gzip", "zstd", "none"]
 
 CHUNK_SIZE = 1 << 20
@@ -66,8 +66,17 @@ DEFAULT_GZIP_LEVEL = 6
 DEFAULT_ZSTD_LEVEL = 3
 
 _BLOCK = 512
-_KINDS = frozenset({"file", "dir", "symlink", "hardlink"})
-_TYPEFLAGS: dict[str, bytes] = {"file": b"0", "hardlink": b"1", "symlink": b"2", "dir": b"5"}
+_KINDS = frozenset({"file", "dir", "symlink", "hardlink", "fifo", "chardev", "blockdev"})
+_TYPEFLAGS: dict[str, bytes] = {
+    "file": b"0",
+    "hardlink": b"1",
+    "symlink": b"2",
+    "chardev": b"3",
+    "blockdev": b"4",
+    "dir": b"5",
+    "fifo": b"6",
+}
+_MAX_DEV = 8**7
 _MAX_ID = 8**7
 _MAX_SIZE = 8**11
 _EPOCH_RE = re.compile(r"[0-9]+")
@@ -100,7 +109,9 @@ class LayerEntry:
     ``linkname`` is a symlink's target as written, or a hard link's target path inside the
     layer (normalised). ``mode`` holds permission bits and setuid/setgid/sticky; it
     defaults to ``0o644`` for every kind, so give directories ``0o755`` (and symlinks
-    ``0o777``, as Docker records them) explicitly.
+    ``0o777``, as Docker records them) explicitly. ``mtime``, when given, is this member's
+    modification time instead of :func:`write_layer`'s ``mtime`` argument. ``chardev`` and
+    ``blockdev`` nodes carry ``devmajor``/``devminor``; a ``fifo`` carries neither.
     """
 
     path: str
@@ -113,6 +124,9 @@ class LayerEntry:
     source: Path | None = None
     data: bytes | None = None
     linkname: str = ""
+    mtime: int | None = None
+    devmajor: int = 0
+    devminor: int = 0
 
     def __post_init__(self) -> None:
         path = normalize_path(self.path)
@@ -136,8 +150,15 @@ class LayerEntry:
             if not target:
                 raise ImageFormatError(f"hard link {path!r} has no target")
             object.__setattr__(self, "linkname", target)
-        elif self.kind in ("file", "dir") and self.linkname:
+        elif self.kind not in ("symlink", "hardlink") and self.linkname:
             raise ImageFormatError(f"layer entry {path!r} is a {self.kind} with a linkname")
+        if self.mtime is not None and self.mtime < 0:
+            raise ImageFormatError(f"layer entry {path!r} has a negative mtime")
+        if self.kind in ("chardev", "blockdev"):
+            if not (0 <= self.devmajor < _MAX_DEV and 0 <= self.devminor < _MAX_DEV):
+                raise ImageFormatError(f"device {path!r} has a device number out of range")
+        elif self.devmajor or self.devminor:
+            raise ImageFormatError(f"layer entry {path!r} is a {self.kind} with a device number")
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,6 +341,8 @@ def _ustar(
     linkname: bytes = b"",
     uname: bytes = b"",
     gname: bytes = b"",
+    devmajor: int = 0,
+    devminor: int = 0,
 ) -> bytes:
     block = bytearray(_BLOCK)
     for offset, value in (
@@ -335,8 +358,8 @@ def _ustar(
         (257, b"ustar\x0000"),
         (265, uname[:31]),
         (297, gname[:31]),
-        (329, _octal(0, 8)),
-        (337, _octal(0, 8)),
+        (329, _octal(devmajor, 8)),
+        (337, _octal(devminor, 8)),
     ):
         block[offset : offset + len(value)] = value
     block[148:156] = b"%06o\0 " % sum(block)
@@ -390,6 +413,8 @@ def _header(entry: LayerEntry, size: int, mtime: int) -> bytes:
         linkname=fields["linkname"],
         uname=fields["uname"],
         gname=fields["gname"],
+        devmajor=entry.devmajor,
+        devminor=entry.devminor,
     )
     if not pax:
         return main
@@ -494,6 +519,8 @@ def _copy_source(sink: _HashingSink, fd: int, size: int, path: Path, buf: bytear
 
 
 def _write_entry(sink: _HashingSink, entry: LayerEntry, mtime: int, buf: bytearray) -> None:
+    if entry.mtime is not None:
+        mtime = entry.mtime
     if entry.kind != "file":
         sink.write(_header(entry, 0, mtime))
         return
