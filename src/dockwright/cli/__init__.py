@@ -94,6 +94,68 @@ def _add_package(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.epilog = "Arguments after -- become the image's default arguments (like --cmd)."
 
 
+def _add_build(sub: argparse._SubParsersAction[_Parser]) -> None:
+    p = sub.add_parser(
+        "build",
+        help="build a Dockerfile (multistage, BuildKit syntax) without a daemon",
+        description=(
+            "Run a Dockerfile like BuildKit: only the stages the target needs, RUN steps "
+            "under runc, layers from filesystem snapshots, a content-addressed cache. The "
+            "image lands in the local store (tagged with -t); --output also exports it."
+        ),
+    )
+    p.add_argument("context", nargs="?", default=".", help="build context folder (default: .)")
+    p.add_argument("-f", "--file", default=None, help="Dockerfile (default: CONTEXT/Dockerfile)")
+    p.add_argument("-t", "--tag", action="append", default=[], help="name:tag (repeatable)")
+    p.add_argument("--target", default=None, help="the stage to build (default: the last)")
+    p.add_argument("--build-arg", action="append", default=[], metavar="KEY[=VALUE]")
+    p.add_argument(
+        "--platform", action="append", default=[], help="target platforms, comma separated"
+    )
+    p.add_argument(
+        "--secret",
+        action="append",
+        default=[],
+        metavar="id=ID[,src=FILE|env=VAR]",
+        help="a secret for RUN --mount=type=secret",
+    )
+    p.add_argument(
+        "--ssh", action="append", default=[], metavar="default", help="forward SSH_AUTH_SOCK"
+    )
+    p.add_argument(
+        "--build-context",
+        action="append",
+        default=[],
+        metavar="NAME=PATH",
+        help="an extra named context for FROM/COPY --from",
+    )
+    p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--annotation", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--network", choices=("default", "host", "none"), default="default")
+    p.add_argument("--no-cache", action="store_true", help="run every step")
+    p.add_argument(
+        "--no-cache-filter",
+        action="append",
+        default=[],
+        metavar="STAGE",
+        help="run every step of these stages",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        help="export too: type=oci,dest=FILE.tar | type=docker,dest=FILE.tar | type=registry",
+    )
+    p.add_argument("--push", action="store_true", help="push the result to each -t name")
+    p.add_argument("--iidfile", default=None, help="write the image digest to this file")
+    p.add_argument("--metadata-file", default=None, help="write build metadata (JSON) here")
+    p.add_argument("--progress", choices=("auto", "tty", "plain", "json", "quiet"), default="auto")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
+    add_registry_flags(p)
+    p.set_defaults(func=_run("build"))
+
+
 def _add_store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     images = sub.add_parser("images", help="list the images in the local store")
     images.add_argument("--format", choices=("table", "json"), default="table")
@@ -211,6 +273,7 @@ def _add_dockerfile_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
 
 
 _MODULES = {
+    "build": "build_cmd",
     "package": "package_cmd",
     "images": "store_cmds",
     "rmi": "store_cmds",
@@ -245,6 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"dockwright {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_build(sub)
     _add_package(sub)
     _add_store_commands(sub)
     _add_registry_commands(sub)

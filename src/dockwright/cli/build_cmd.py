@@ -1,0 +1,269 @@
+"""``dockwright build``: arguments → :class:`dockwright.solve.Builder` → outputs."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockwright.errors import (
+    DockwrightError,
+    NotFoundError,
+    PublishError,
+    RegistryError,
+    UsageError,
+)
+from dockwright.image.platform import Platform, parse_platforms
+from dockwright.solve.bases import BaseImage, image_in_store
+from dockwright.solve.options import BuildOptions, SecretSource
+from dockwright.store import Store
+
+
+def _pairs(items: list[str], flag: str, *, need_value: bool = True) -> dict[str, str]:
+    result: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not key or (need_value and not sep):
+            raise UsageError(f"{flag} {item!r}: expected KEY=VALUE")
+        if not sep:
+            env = os.environ.get(key)
+            if env is None:
+                continue
+            value = env
+        result[key] = value
+    return result
+
+
+def _secrets(items: list[str]) -> tuple[SecretSource, ...]:
+    out: list[SecretSource] = []
+    for item in items:
+        fields = dict(part.partition("=")[::2] for part in item.split(",") if part)
+        ident = fields.get("id")
+        if not ident:
+            raise UsageError(f"--secret {item!r}: id=NAME is required")
+        src = fields.get("src") or fields.get("source")
+        env = fields.get("env")
+        kind = fields.get("type")
+        if src is None and env is None:
+            if kind == "env" or (kind is None and ident in os.environ and not Path(ident).exists()):
+                env = ident
+            else:
+                src = ident
+        if src is not None:
+            path = Path(src).expanduser()
+            if not path.is_file():
+                raise UsageError(f"--secret id={ident}: file {src} does not exist")
+            out.append(SecretSource(ident, path=path))
+        else:
+            if env not in os.environ:
+                raise UsageError(f"--secret id={ident}: environment variable {env} is not set")
+            out.append(SecretSource(ident, env=env))
+    return tuple(out)
+
+
+def _platforms(args: argparse.Namespace) -> tuple[Platform, ...]:
+    found: list[Platform] = []
+    for text in args.platform:
+        found += parse_platforms(text)
+    return tuple(found)
+
+
+@dataclass
+class _CliResolver:
+    """FROM images: the store's tags first, else a pull from the image's registry."""
+
+    store: Store
+    args: argparse.Namespace
+    quiet: bool
+
+    def _stored(self, name: str, platform: Platform) -> BaseImage | None:
+        from dockwright.store.reference import qualified_name  # noqa: PLC0415
+
+        candidates = [name]
+        with contextlib.suppress(DockwrightError):
+            full = qualified_name(name)
+            candidates.append(full)
+            for prefix in ("docker.io/library/", "docker.io/"):
+                if full.startswith(prefix):
+                    candidates.append(full[len(prefix) :])
+        for candidate in candidates:
+            try:
+                root = self.store.resolve(candidate)
+            except DockwrightError:  # a name the store does not hold (or cannot spell)
+                continue
+            try:
+                return image_in_store(self.store, name, root, platform)
+            except NotFoundError:
+                continue
+        return None
+
+    def resolve(self, name: str, platform: Platform) -> BaseImage:
+        found = self._stored(name, platform)
+        if found is not None:
+            return found
+        from dockwright.cli.progress import BlobProgress  # noqa: PLC0415
+        from dockwright.cli.registry_cmds import pull_into_store, registry_options  # noqa: PLC0415
+        from dockwright.image.reference import Reference  # noqa: PLC0415
+
+        try:
+            root = pull_into_store(
+                Reference.parse(name),
+                self.store,
+                registry_options(self.args),
+                platforms=[platform],
+                all_platforms=False,
+                progress=BlobProgress(sys.stderr, enabled=not self.quiet),
+            )
+        except RegistryError as exc:
+            raise NotFoundError(
+                f"image {name!r} is not in the local store, and pulling it failed: {exc.message}",
+                hint=exc.hint or "load it first: dockwright copy docker-archive:FILE store:NAME",
+            ) from exc
+        return image_in_store(self.store, name, root, platform)
+
+
+def _options(args: argparse.Namespace) -> BuildOptions:
+    context = Path(args.context)
+    if not context.is_dir():
+        raise UsageError(f"build context {args.context} is not a folder")
+    dockerfile = Path(args.file) if args.file else context / "Dockerfile"
+    text: str | None = None
+    if args.file == "-":
+        text = sys.stdin.read()
+        dockerfile = Path("Dockerfile")
+    elif not dockerfile.is_file():
+        raise UsageError(f"Dockerfile {dockerfile} does not exist", hint="name it with -f PATH")
+    contexts = {}
+    for name, path in _pairs(args.build_context, "--build-context").items():
+        folder = Path(path.removeprefix("local:"))
+        if not folder.is_dir():
+            raise UsageError(f"--build-context {name}={path}: not a folder")
+        contexts[name] = folder
+    from dockwright.image.layer import source_date_epoch  # noqa: PLC0415
+
+    sde_text = os.environ.get("SOURCE_DATE_EPOCH", "")
+    build_args = _pairs(args.build_arg, "--build-arg", need_value=False)
+    if "SOURCE_DATE_EPOCH" in build_args:
+        sde_text = build_args["SOURCE_DATE_EPOCH"]
+    sde = source_date_epoch({"SOURCE_DATE_EPOCH": sde_text}) if sde_text else None
+    return BuildOptions(
+        context=context.resolve(),
+        dockerfile=dockerfile,
+        dockerfile_text=text,
+        target=args.target,
+        build_args=build_args,
+        platforms=_platforms(args),
+        secrets=_secrets(args.secret),
+        ssh=tuple(args.ssh),
+        build_contexts=contexts,
+        labels=_pairs(args.label, "--label"),
+        annotations=_pairs(args.annotation, "--annotation"),
+        network="none" if args.network == "none" else "host",
+        no_cache=args.no_cache,
+        no_cache_filter=tuple(args.no_cache_filter),
+        source_date_epoch=sde,
+    )
+
+
+def run_build(args: argparse.Namespace) -> int:
+    """Run ``dockwright build``."""
+    from dockwright.cli.build_progress import progress_printer  # noqa: PLC0415
+    from dockwright.publish import parse_output, publish  # noqa: PLC0415
+    from dockwright.sandbox import RuncExecutor  # noqa: PLC0415
+    from dockwright.snapshot import open_snapshotter  # noqa: PLC0415
+    from dockwright.solve.builder import Builder  # noqa: PLC0415
+    from dockwright.store import normalize_tag  # noqa: PLC0415
+
+    options = _options(args)
+    tags = tuple(normalize_tag(t) for t in args.tag)
+    push = args.push
+    specs = []
+    for text in args.output:
+        fields = dict(part.partition("=")[::2] for part in text.split(","))
+        if fields.get("type") == "registry" or (
+            fields.get("type") == "image" and fields.get("push") == "true"
+        ):
+            push = True
+            continue
+        specs.append(parse_output(text))
+    if push and not tags:
+        raise UsageError("--push needs at least one -t registry/repository:tag to push to")
+    store = Store.open()
+    quiet = args.quiet or args.progress == "quiet"
+    emit, finish = progress_printer(args.progress, sys.stderr, quiet=quiet)
+    with store.session():
+        snapshotter = open_snapshotter(store.root / "snapshots")
+        snapshotter.recover()
+        builder = Builder(
+            options,
+            store=store,
+            resolver=_CliResolver(store, args, quiet),
+            executor=RuncExecutor(),
+            snapshotter=snapshotter,
+            emit=emit,
+        )
+        try:
+            result = builder.build(tags)
+        finally:
+            finish()
+        pushed: list[tuple[str, str]] = []
+        if push:
+            from dockwright.cli.package_cmd import _push  # noqa: PLC0415
+
+            pushed = _push(args, store, result.root, list(tags))
+        published = []
+        for spec in specs:
+            if spec.kind == "store":
+                continue
+            wanted = spec.extra.get("platform")
+            published.append(
+                publish(
+                    spec,
+                    store,
+                    result.root,
+                    list(tags),
+                    store=store,
+                    platform=parse_platforms(wanted)[0] if wanted else None,
+                )
+            )
+    final = published[0].digest if published else result.root.digest
+    if args.iidfile:
+        try:
+            Path(args.iidfile).write_text(str(final), encoding="utf-8")
+        except OSError as exc:
+            raise PublishError(f"cannot write --iidfile {args.iidfile}: {exc.strerror}") from exc
+    if args.metadata_file:
+        meta = {
+            "containerimage.digest": str(final),
+            "containerimage.descriptor": {
+                "mediaType": result.root.media_type,
+                "digest": str(result.root.digest),
+                "size": result.root.size,
+            },
+        }
+        if len(result.images) == 1:
+            meta["containerimage.config.digest"] = str(result.images[0].config.digest)
+        if tags:
+            meta["image.name"] = ",".join(tags)
+        try:
+            Path(args.metadata_file).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        except OSError as exc:
+            raise PublishError(
+                f"cannot write --metadata-file {args.metadata_file}: {exc.strerror}"
+            ) from exc
+    if quiet:
+        print(final)
+        return 0
+    kind = "index" if result.root.is_index else "image"
+    print(f"{kind} {result.root.digest} ({result.cached_steps}/{result.steps} steps cached)")
+    for tag in tags:
+        print(f"tagged {tag} in {store.root}")
+    for name, digest in pushed:
+        print(f"pushed {name} ({digest})")
+    for item in published:
+        print(f"wrote {item.kind} {item.dest} ({item.digest})")
+    return 0
