@@ -95,8 +95,10 @@ class OverlaySnapshotter(_Base):
 
     def __init__(self, root: Path) -> None:
         super().__init__(root)
-        self._empty = root / "empty"
-        self._empty.mkdir(exist_ok=True)
+        # Overlayfs refuses the same directory twice: two empty ones, for scratch views.
+        self._empty = (root / "empty", root / "empty2")
+        for path in self._empty:
+            path.mkdir(exist_ok=True)
 
     def _fill(self, dest: Path, opener: Callable[[], BinaryIO], media_type: str) -> None:
         fs = dest / _FS
@@ -123,8 +125,8 @@ class OverlaySnapshotter(_Base):
         """An overlay of ``lowers`` at ``Active.root``; writable into a fresh upper dir."""
         dirs = [path / _FS for path in self._lower_dirs(lowers)]
         # Overlayfs wants two lowers when there is no upper, and one at least with it.
-        while len(dirs) < (1 if writable else 2):
-            dirs.insert(0, self._empty)
+        if len(dirs) < (1 if writable else 2):
+            dirs = [*self._empty[len(dirs) :], *dirs]
         with self._active_dir() as owned:
             merged = owned.path / "merged"
             merged.mkdir()
