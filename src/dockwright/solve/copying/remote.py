@@ -1,0 +1,173 @@
+"""ADD's remote sources: an http(s) URL, or a git repository cloned with the host's git.
+
+A URL becomes one file named after the last element of the URL's path (``__unnamed__``
+when there is none), mode 0600, mtime from ``Last-Modified``; it is not unpacked. A git
+source (``git@…``, ``git://``, ``ssh://``, or an http(s) URL whose path ends in ``.git``,
+with an optional ``#ref:subdir``) becomes a directory: the checkout (or its ``subdir``),
+without ``.git`` unless --keep-git-dir.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import hashlib
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from dockwright.solve.copying.model import CopySourceError
+
+__all__ = ["GitSource", "clone_git", "fetch_url", "is_git", "is_url", "parse_git", "remote_head"]
+
+_GIT_TIMEOUT = 600
+
+
+def is_url(source: str) -> bool:
+    """Whether ``source`` is an http(s) URL (a git one included)."""
+    return source.startswith(("http://", "https://"))
+
+
+def is_git(source: str) -> bool:
+    """Whether ADD treats ``source`` as a git repository."""
+    if source.startswith(("git://", "git@", "ssh://")):
+        return True
+    if source.startswith(("github.com/",)):
+        return True
+    if is_url(source):
+        path = urllib.parse.urlsplit(source.split("#", 1)[0]).path
+        return path.endswith(".git")
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class GitSource:
+    """A git source split: the remote, the ref ('' = the default branch) and subdir."""
+
+    remote: str
+    ref: str
+    subdir: str
+
+
+def parse_git(source: str) -> GitSource:
+    """Split ``remote#ref:subdir``."""
+    remote, _, fragment = source.partition("#")
+    ref, _, subdir = fragment.partition(":")
+    if remote.startswith("github.com/"):
+        remote = "https://" + remote
+    return GitSource(remote, ref, subdir.strip("/"))
+
+
+def _git(args: list[str], cwd: Path | None = None) -> str:
+    git = shutil.which("git")
+    if git is None:
+        raise CopySourceError("ADD of a git repository needs git on the host (apt-get install git)")
+    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
+    try:
+        done = subprocess.run(
+            [git, *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=_GIT_TIMEOUT,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise CopySourceError(f"git {args[0]} timed out") from exc
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+        raise CopySourceError(f"git {args[0]} failed: {' / '.join(tail)}")
+    return done.stdout
+
+
+def remote_head(source: GitSource) -> str | None:
+    """The commit ``source.ref`` names on the remote, or None when ls-remote cannot tell."""
+    if re.fullmatch(r"[0-9a-f]{40}", source.ref):
+        return source.ref
+    try:
+        out = _git(["ls-remote", source.remote, source.ref or "HEAD"])
+    except CopySourceError:
+        return None
+    for line in out.splitlines():
+        commit, _, name = line.partition("\t")
+        if name in (source.ref, f"refs/heads/{source.ref}", f"refs/tags/{source.ref}", "HEAD"):
+            return commit
+    return None
+
+
+def clone_git(source: GitSource, scratch: Path, keep_git_dir: bool) -> Path:
+    """Check ``source`` out under ``scratch``; returns the directory to copy."""
+    work = scratch / "git"
+    work.mkdir()
+    _git(["init", "-q", str(work)])
+    _git(["remote", "add", "origin", source.remote], cwd=work)
+    ref = source.ref or "HEAD"
+    try:
+        _git(["fetch", "-q", "--depth=1", "origin", ref], cwd=work)
+    except CopySourceError:
+        _git(["fetch", "-q", "origin", ref], cwd=work)  # dumb http and old servers
+    _git(["checkout", "-q", "FETCH_HEAD"], cwd=work)
+    if _has_submodules(work):
+        _git(["submodule", "update", "-q", "--init", "--recursive", "--depth=1"], cwd=work)
+    if not keep_git_dir:
+        shutil.rmtree(work / ".git")
+    if not source.subdir:
+        return work
+    sub = work / source.subdir
+    if not sub.is_dir() or not sub.resolve().is_relative_to(work.resolve()):
+        raise CopySourceError(f"{source.subdir}: no such directory in {source.remote}")
+    return sub
+
+
+def _has_submodules(work: Path) -> bool:
+    return (work / ".gitmodules").is_file()
+
+
+def url_file_name(url: str) -> str:
+    """The name BuildKit gives a downloaded file: the URL path's last element."""
+    name = posixpath.basename(urllib.parse.urlsplit(url).path)
+    return name if name not in ("", ".", "/") else "__unnamed__"
+
+
+def fetch_url(url: str, checksum: str | None, scratch: Path) -> tuple[Path, str]:
+    """Download ``url`` into a fresh directory under ``scratch``; returns (dir, file name)."""
+    import httpx  # noqa: PLC0415 - heavy; only for URL sources
+
+    name = url_file_name(url)
+    folder = scratch / f"url-{hashlib.sha256(url.encode()).hexdigest()[:16]}"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    digest = hashlib.sha256()
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60) as response:
+            if response.status_code >= 400:
+                raise CopySourceError(f"{url}: invalid response status {response.status_code}")
+            modified = response.headers.get("last-modified")
+            with open(path, "wb") as out:
+                for chunk in response.iter_bytes():
+                    digest.update(chunk)
+                    out.write(chunk)
+    except httpx.HTTPError as exc:
+        raise CopySourceError(f"{url}: {exc}") from exc
+    if checksum is not None:
+        algorithm, _, expected = checksum.partition(":")
+        if algorithm != "sha256" or not expected:
+            raise CopySourceError(f"unsupported --checksum {checksum!r}: use sha256:<hex>")
+        if digest.hexdigest() != expected.lower():
+            raise CopySourceError(
+                f"{url}: digest mismatch: got sha256:{digest.hexdigest()}, expected {checksum}"
+            )
+    os.chmod(path, 0o600)
+    if modified:
+        try:
+            when = email.utils.parsedate_to_datetime(modified).timestamp()
+        except (TypeError, ValueError):
+            when = None
+        if when is not None:
+            os.utime(path, (when, when))
+    return folder, name

@@ -1,0 +1,1 @@
+"""Tests of dockwright.solve.copying (COPY/ADD semantics, facts checked against BuildKit)."""
