@@ -261,6 +261,9 @@ class RuncExecutor:
             targets = ["/proc", "/dev", "/sys", *(t for _, t in extra)]
             targets += [m.target for m in spec.mounts]
             created = _created_paths(rootfs, targets)
+            # The parents' times, restored after the stubs go: a directory that only held a
+            # mount point then looks untouched, and snapshot diffs leave it out (as BuildKit).
+            parents = {p.parent: os.stat(p.parent, follow_symlinks=False) for p in created}
             config = runtime_config(rootfs, spec, user, extra)
             (bundle / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
             try:
@@ -268,6 +271,11 @@ class RuncExecutor:
             finally:
                 for path in created:
                     _remove_if_empty(rootfs, path)
+                for parent, st in parents.items():
+                    with contextlib.suppress(OSError):
+                        os.utime(
+                            parent, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False
+                        )
 
     def _etc_files(self, rootfs: Path, spec: ProcessSpec, bundle: Path) -> list[tuple[Path, str]]:
         if not in_root(rootfs, "/etc").is_dir():
