@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -37,6 +38,10 @@ from dockwright.solve.state import StageState
 from dockwright.store import Store
 
 HISTORY_COMMENT = "buildkit.dockerfile.v0"
+
+
+class _Skipped(Exception):
+    """A stage not run because another stage of the build failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +94,7 @@ class Builder:
         self.created = rfc3339(sde if sde is not None else time.time())
         self.mtime = sde
         self._step = 0
+        self._lock = threading.Lock()
         self._cached = 0
         self.dockerfile: Dockerfile | None = None
         self._ignore: IgnoreRules | None = None
@@ -138,9 +144,40 @@ class Builder:
         from dockwright.solve.steps import StageRunner  # noqa: PLC0415
 
         states: dict[int, StageState] = {}
-        for index in graph.order:
-            runner = StageRunner(self, dockerfile, graph, index, states, platform)
-            states[index] = runner.run()
+        if len(graph.order) == 1:
+            index = graph.order[0]
+            states[index] = StageRunner(self, dockerfile, graph, index, states, platform).run()
+            return self._assemble(states[graph.target], platform)
+        # Independent stages run at once; each waits for the stages it reads first.
+        from concurrent.futures import Future, ThreadPoolExecutor  # noqa: PLC0415
+
+        futures: dict[int, Future[StageState]] = {}
+        failed = threading.Event()
+
+        def run_stage(index: int) -> StageState:
+            for dep in graph.stages[index].depends_on:
+                if dep in futures:
+                    futures[dep].result()
+            if failed.is_set():
+                raise _Skipped
+            try:
+                state = StageRunner(self, dockerfile, graph, index, states, platform).run()
+            except BaseException:
+                failed.set()
+                raise
+            states[index] = state
+            return state
+
+        with ThreadPoolExecutor(max_workers=len(graph.order)) as pool:
+            for index in graph.order:
+                futures[index] = pool.submit(run_stage, index)
+            errors = []
+            for index in graph.order:
+                exc = futures[index].exception()
+                if exc is not None and not isinstance(exc, _Skipped):
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
         return self._assemble(states[graph.target], platform)
 
     def _assemble(self, state: StageState, platform: Platform) -> PlatformImage:
@@ -184,12 +221,14 @@ class Builder:
 
     def next_step(self) -> int:
         """A new step number."""
-        self._step += 1
-        return self._step
+        with self._lock:
+            self._step += 1
+            return self._step
 
     def count_cached(self) -> None:
         """Note a step served from the cache."""
-        self._cached += 1
+        with self._lock:
+            self._cached += 1
 
     def history(self, text: str, *, empty: bool, created: str) -> History:
         """A history entry (``created``: when its step ran; SOURCE_DATE_EPOCH overrides)."""
