@@ -1,4 +1,5 @@
-"""``dockwright build``: arguments → :class:`dockwright.solve.Builder` → outputs."""
+"""The full ``dockwright build``: options → :class:`~dockwright.solve.builder.Builder` →
+outputs, and the memo of the result for the next no-change rebuild (``build_cmd``)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import contextlib
 import json
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockwright.errors import (
     DockwrightError,
@@ -19,8 +21,12 @@ from dockwright.errors import (
 )
 from dockwright.image.platform import Platform, parse_platforms
 from dockwright.solve.bases import BaseImage, image_in_store
+from dockwright.solve.builder import Builder, BuildResult
 from dockwright.solve.options import BuildOptions, SecretSource
-from dockwright.store import Store
+from dockwright.store import Store, normalize_tag
+
+if TYPE_CHECKING:
+    from dockwright.cli.build_cmd import MemoPlan
 
 
 def _pairs(items: list[str], flag: str, *, need_value: bool = True) -> dict[str, str]:
@@ -79,6 +85,7 @@ class _CliResolver:
     store: Store
     args: argparse.Namespace
     quiet: bool
+    resolved: dict[str, str] = field(default_factory=dict)
 
     def _stored(self, name: str, platform: Platform) -> BaseImage | None:
         from dockwright.store.reference import qualified_name  # noqa: PLC0415
@@ -96,9 +103,11 @@ class _CliResolver:
             except DockwrightError:  # a name the store does not hold (or cannot spell)
                 continue
             try:
-                return image_in_store(self.store, name, root, platform)
+                found = image_in_store(self.store, name, root, platform)
             except NotFoundError:
                 continue
+            self.resolved[normalize_tag(candidate)] = str(root.digest)
+            return found
         return None
 
     def resolve(self, name: str, platform: Platform) -> BaseImage:
@@ -123,7 +132,33 @@ class _CliResolver:
                 f"image {name!r} is not in the local store, and pulling it failed: {exc.message}",
                 hint=exc.hint or "load it first: dockwright copy docker-archive:FILE store:NAME",
             ) from exc
-        return image_in_store(self.store, name, root, platform)
+        found = self._stored(name, platform)  # records the tag the pull wrote
+        return found if found is not None else image_in_store(self.store, name, root, platform)
+
+
+def _record(
+    plan: MemoPlan, store: Store, builder: Builder, resolver: _CliResolver, result: BuildResult
+) -> None:
+    """Remember this build for the next no-change rebuild (see :mod:`dockwright.solve.memo`)."""
+    from dockwright.solve import memo  # noqa: PLC0415
+
+    if builder.remote_inputs or len(resolver.resolved) < builder.images_resolved:
+        return
+    blobs = [str(result.root.digest)] + [str(d.digest) for d in store.walk(result.root)]
+    root = {
+        "mediaType": result.root.media_type,
+        "digest": str(result.root.digest),
+        "size": result.root.size,
+    }
+    memo.remember(
+        store.cache_put,
+        plan.key,
+        context=plan.context,
+        bases=resolver.resolved,
+        blobs=blobs,
+        root=root,
+        steps=builder.step_names,
+    )
 
 
 def _options(args: argparse.Namespace) -> BuildOptions:
@@ -169,14 +204,12 @@ def _options(args: argparse.Namespace) -> BuildOptions:
     )
 
 
-def run_build(args: argparse.Namespace) -> int:
-    """Run ``dockwright build``."""
+def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
+    """Run the build; record it in the memo when ``memo`` allows."""
     from dockwright.cli.build_progress import progress_printer  # noqa: PLC0415
     from dockwright.publish import parse_output, publish  # noqa: PLC0415
     from dockwright.sandbox import RuncExecutor  # noqa: PLC0415
     from dockwright.snapshot import open_snapshotter  # noqa: PLC0415
-    from dockwright.solve.builder import Builder  # noqa: PLC0415
-    from dockwright.store import normalize_tag  # noqa: PLC0415
 
     options = _options(args)
     tags = tuple(normalize_tag(t) for t in args.tag)
@@ -198,10 +231,11 @@ def run_build(args: argparse.Namespace) -> int:
     with store.session():
         snapshotter = open_snapshotter(store.root / "snapshots")
         snapshotter.recover()
+        resolver = _CliResolver(store, args, quiet)
         builder = Builder(
             options,
             store=store,
-            resolver=_CliResolver(store, args, quiet),
+            resolver=resolver,
             executor=RuncExecutor(),
             snapshotter=snapshotter,
             emit=emit,
@@ -210,6 +244,8 @@ def run_build(args: argparse.Namespace) -> int:
             result = builder.build(tags)
         finally:
             finish()
+        if memo_plan is not None:
+            _record(memo_plan, store, builder, resolver, result)
         pushed: list[tuple[str, str]] = []
         if push:
             from dockwright.cli.package_cmd import _push  # noqa: PLC0415

@@ -30,7 +30,7 @@ from dockwright.image.platform import Platform, host_platform
 from dockwright.plan import build_graph
 from dockwright.sandbox import Executor
 from dockwright.snapshot import Active, Snapshotter
-from dockwright.solve.bases import ImageResolver
+from dockwright.solve.bases import BaseImage, ImageResolver
 from dockwright.solve.commit import StepLayer, cached, remember, write_entries
 from dockwright.solve.events import Emit
 from dockwright.solve.options import BuildOptions
@@ -94,6 +94,9 @@ class Builder:
         self.created = rfc3339(sde if sde is not None else time.time())
         self.mtime = sde
         self._step = 0
+        self.step_names: list[str] = []
+        self.images_resolved = 0
+        self.remote_inputs = False
         self._lock = threading.Lock()
         self._cached = 0
         self.dockerfile: Dockerfile | None = None
@@ -219,11 +222,18 @@ class Builder:
             return None
         return rules.matches
 
-    def next_step(self) -> int:
-        """A new step number."""
+    def next_step(self, name: str) -> int:
+        """A new step number for the step called ``name``."""
         with self._lock:
             self._step += 1
+            self.step_names.append(name)
             return self._step
+
+    def resolve_image(self, name: str, platform: Platform) -> BaseImage:
+        """An image by name, through the resolver (counted for the memo's checks)."""
+        with self._lock:
+            self.images_resolved += 1
+        return self.resolver.resolve(name, platform)
 
     def count_cached(self) -> None:
         """Note a step served from the cache."""

@@ -145,9 +145,9 @@ class StageRunner:
     def _start(self) -> StageState:
         node = self.node
         platform = self._platform()
-        step = self.b.next_step()
         self._position += 1
         label = f"[{self.name} {self._position}/{self._total}] FROM {node.base}"
+        step = self.b.next_step(label)
         started = time.monotonic()
         self.b.emit(StepEvent("start", step, label))
         if node.base_stage is not None:
@@ -177,7 +177,7 @@ class StageRunner:
             )
         else:
             try:
-                image = self.b.resolver.resolve(node.base, platform)
+                image = self.b.resolve_image(node.base, platform)
             except DockwrightError as exc:
                 raise DockerfileError(
                     f"FROM {node.base}: {exc.message}",
@@ -296,7 +296,7 @@ class StageRunner:
         path = meta.workdir_path(state, instr, expand)
         text = meta.apply_workdir(state, path)
         label = self._label(instr)
-        step = self.b.next_step()
+        step = self.b.next_step(label)
         key = key_of("workdir", state.key, path, str(state.platform))
         hit = self.b.lookup(key, self.name)
         started = time.monotonic()
@@ -383,7 +383,7 @@ class StageRunner:
         )
         text = self._history_run(state, args, instr)
         label = self._label(instr)
-        step = self.b.next_step()
+        step = self.b.next_step(label)
         started = time.monotonic()
         self.b.emit(StepEvent("start", step, label))
         hit = self.b.lookup(key, self.name)
@@ -458,7 +458,7 @@ class StageRunner:
             yield contexts[ref]
             return
         try:
-            image = self.b.resolver.resolve(ref, self.target_platform)
+            image = self.b.resolve_image(ref, self.target_platform)
         except DockwrightError as exc:
             raise self._located(instr, f"--from={ref}: {exc.message}", exc.hint) from exc
         from dockwright.solve.state import StageState as _S  # noqa: PLC0415
@@ -512,10 +512,12 @@ class StageRunner:
             heredocs=tuple(heredocs),
             mtime=self.b.mtime,
         )
+        if any("://" in src or src.startswith("git@") for src in request.sources):
+            self.b.remote_inputs = True
         ref = instr.from_ if isinstance(instr, Copy) else None
         text = self._history_copy(instr, request)
         label = self._label(instr)
-        step = self.b.next_step()
+        step = self.b.next_step(label)
         started = time.monotonic()
         self.b.emit(StepEvent("start", step, label))
         with self._source_tree(ref, instr) as tree:
