@@ -14,16 +14,16 @@ from dockwright.errors import UsageError
 from dockwright.image.model import Descriptor
 from dockwright.image.platform import Platform, parse_platforms
 from dockwright.image.reference import Reference
-from dockwright.registry import Client, PushResult, RegistryOptions, load_registry_config
-from dockwright.registry import login as registry_login
-from dockwright.registry import logout as registry_logout
+from dockwright.registry import Client, RegistryOptions, load_registry_config
 from dockwright.registry import pull as registry_pull
-from dockwright.registry import push as registry_push
 from dockwright.store import BlobSource, Store, normalize_tag
 
+# push, login and logout are imported where they are used: login imports httpx, which a
+# pull (through the registry client's lean path) does not need.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from dockwright.publish.convert import LayerCompression
+    from dockwright.registry import PushResult
 
 
 def registry_options(args: argparse.Namespace) -> RegistryOptions:
@@ -88,6 +88,7 @@ def push_from_store(
 ) -> PushResult:
     """Compress the image's layers as asked, then push it to ``dest``."""
     from dockwright.publish.convert import compress_layers  # noqa: PLC0415
+    from dockwright.registry import push as registry_push  # noqa: PLC0415
 
     ready = compress_layers(store, root, compression, level)
     with Client(options, progress=progress.registry_event) as client:
@@ -265,6 +266,8 @@ def run_login(args: argparse.Namespace) -> int:
         password = getpass.getpass(f"Password for {args.username}@{args.server}: ")
     if not password:
         raise UsageError("empty password", hint="pass it on standard input with --password-stdin")
+    from dockwright.registry import login as registry_login  # noqa: PLC0415
+
     where = registry_login(args.server, args.username, password, registry_options(args))
     print(f"Login Succeeded ({args.server}; credentials stored in {where})")
     return 0
@@ -272,6 +275,8 @@ def run_login(args: argparse.Namespace) -> int:
 
 def run_logout(args: argparse.Namespace) -> int:
     """Remove stored credentials."""
+    from dockwright.registry import logout as registry_logout  # noqa: PLC0415
+
     if registry_logout(args.server):
         print(f"Removed credentials for {args.server}")
     else:

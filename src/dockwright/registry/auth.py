@@ -16,14 +16,16 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from dockwright.errors import RegistryError
 from dockwright.registry.credentials import Credential, Keychain
 from dockwright.registry.errors import parse_error_body
-from dockwright.registry.transport import HttpSession
+
+if TYPE_CHECKING:
+    import httpx
+
+    from dockwright.registry.transport import HttpSession
 
 log = logging.getLogger(__name__)
 
@@ -276,6 +278,8 @@ class Authenticator:
     def _fetch(
         self, challenge: Challenge, cred_host: str, scopes: Sequence[str]
     ) -> tuple[str, float]:
+        import httpx  # noqa: PLC0415 - only token fetches need it; a plain pull does not
+
         credential = self.credential(cred_host)
         realm = httpx.URL(challenge.realm)
         if realm.scheme not in ("http", "https"):
@@ -323,6 +327,8 @@ class Authenticator:
 
 
 def _form(fields: Mapping[str, str]) -> bytes:
+    import httpx  # noqa: PLC0415 - see Authenticator._fetch
+
     return str(httpx.QueryParams(fields)).encode()
 
 

@@ -13,9 +13,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import BinaryIO, TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from dockwright.errors import ImageFormatError, RegistryError
 from dockwright.image import mediatypes as mt
@@ -32,10 +30,13 @@ from dockwright.registry.errors import (
     digest_error,
     response_error,
 )
+from dockwright.registry.lean import LeanFailure
 from dockwright.registry.options import RegistryOptions
 from dockwright.registry.progress import ProgressCallback, Reporter
 from dockwright.registry.transport import Body, Clock, HttpSession
-from dockwright.registry.upload import upload_blob
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ class Client:
         follow_redirects: bool = False,
     ) -> httpx.Response:
         """Send an authenticated request to ``ep`` (answering one 401 challenge)."""
+        import httpx  # noqa: PLC0415 - a pull through the lean path never gets here
+
         target = httpx.URL(str(url))
         same_host = target.netloc.decode() == ep.host
         sent_headers = dict(headers or {})
@@ -181,6 +184,8 @@ class Client:
         action: str = "pull",
     ) -> RegistryError:
         """The error for a failed response (reads at most 64 KiB of its body)."""
+        import httpx  # noqa: PLC0415 - see request()
+
         body = b""
         if response.request.method != "HEAD":
             try:
@@ -263,26 +268,61 @@ class Client:
         """
         return self._with_mirrors(ref, lambda ep: self._get_manifest(ep, ref), _subject(ref))
 
+    def lean_headers(
+        self, ep: Endpoint, scopes: Sequence[str], headers: dict[str, str]
+    ) -> dict[str, str]:
+        """``headers`` plus the ``Authorization`` that :meth:`request` would send first."""
+        sent = self.auth.header(ep.host, ep.cred_host, scopes)
+        return {**headers, "Authorization": sent} if sent else headers
+
+    def _lean_manifest(self, ep: Endpoint, ref: Reference) -> tuple[bytes, str, str] | None:
+        """The manifest's bytes, Content-Type and Docker-Content-Digest through the lean
+        path; ``None`` for anything but a plain 200 (the caller asks httpx instead)."""
+        lean = self.session.lean
+        if lean is None:
+            return None
+        url = self.url(ep, ref, "manifests", ref.identifier)
+        headers = self.lean_headers(ep, self.pull_scopes(ref), {"Accept": MANIFEST_ACCEPT})
+        try:
+            response = lean.get(url, headers)
+            try:
+                data = response.read(MANIFEST_MAX) if response.status == 200 else None
+            finally:
+                response.close()
+        except LeanFailure as exc:
+            log.debug("lean GET of %s failed (%s); using httpx", ref, type(exc).__name__)
+            return None
+        if data is None:
+            self.session.pause_before_retry(response.status, response.header("retry-after"))
+            return None
+        return data, response.header("content-type"), response.header("docker-content-digest")
+
     def _get_manifest(self, ep: Endpoint, ref: Reference) -> tuple[Descriptor, bytes]:
-        response = self.request(
-            ep,
-            "GET",
-            self.url(ep, ref, "manifests", ref.identifier),
-            scopes=self.pull_scopes(ref),
-            headers={"Accept": MANIFEST_ACCEPT},
-            follow_redirects=True,
-        )
-        if response.status_code != 200:
-            raise self._manifest_error(response, ep, ref)
-        data = response.content
+        got = self._lean_manifest(ep, ref)
+        if got is None:
+            response = self.request(
+                ep,
+                "GET",
+                self.url(ep, ref, "manifests", ref.identifier),
+                scopes=self.pull_scopes(ref),
+                headers={"Accept": MANIFEST_ACCEPT},
+                follow_redirects=True,
+            )
+            if response.status_code != 200:
+                raise self._manifest_error(response, ep, ref)
+            got = (
+                response.content,
+                response.headers.get("content-type", ""),
+                response.headers.get("docker-content-digest", ""),
+            )
+        data, content_type, header = got
         if len(data) > MANIFEST_MAX:
             raise RegistryError(
                 f"the manifest of {ref.familiar} on {ep.host} is larger than 4 MiB",
                 hint="this is not an image manifest dockwright can use",
             )
-        media_type = self._media_type(response, data, ref, ep)
+        media_type = self._media_type(content_type, data, ref, ep)
         expected = ref.digest
-        header = response.headers.get("docker-content-digest")
         if expected is None and header:
             try:
                 expected = Digest.parse(header.strip())
@@ -297,10 +337,8 @@ class Client:
                 )
         return Descriptor(media_type, actual, len(data)), data
 
-    def _media_type(
-        self, response: httpx.Response, data: bytes, ref: Reference, ep: Endpoint
-    ) -> str:
-        declared = str(response.headers.get("content-type", "")).split(";")[0].strip()
+    def _media_type(self, content_type: str, data: bytes, ref: Reference, ep: Endpoint) -> str:
+        declared = content_type.split(";", maxsplit=1)[0].strip()
         try:
             obj = load_json(data, f"the manifest of {ref.familiar}")
         except ImageFormatError as exc:
@@ -469,6 +507,8 @@ class Client:
         ``mount_from`` names other repositories of the same registry that may hold the
         blob (tried as cross-repository mounts). ``open_blob`` is called once per attempt.
         """
+        from dockwright.registry.upload import upload_blob  # noqa: PLC0415 - push only
+
         return upload_blob(
             self, ref, desc, open_blob, mount_from=mount_from, progress=progress or self.progress
         )
@@ -509,6 +549,8 @@ class Client:
         return self._with_mirrors(ref, lambda ep: self._list_tags(ep, ref), "the tag list")
 
     def _list_tags(self, ep: Endpoint, ref: Reference) -> list[str]:
+        import httpx  # noqa: PLC0415 - see request()
+
         url: str | httpx.URL = self.url(ep, ref, "tags", "list")
         tags: list[str] = []
         for _ in range(1000):

@@ -19,8 +19,8 @@ from dockwright.image.digest import Digest
 class Writable(Protocol):
     """Where a blob's bytes are streamed to."""
 
-    def write(self, data: bytes, /) -> object:
-        """Append ``data``."""
+    def write(self, data: bytes | memoryview, /) -> object:
+        """Append ``data`` (copy what you keep: a memoryview's buffer is reused)."""
         ...
 
 

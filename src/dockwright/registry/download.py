@@ -1,4 +1,10 @@
-"""Streaming one blob out of a registry, resuming broken transfers with HTTP ranges."""
+"""Streaming one blob out of a registry, resuming broken transfers with HTTP ranges.
+
+The first attempt goes through the lean path (:mod:`.lean`) when the client has one: a
+plain GET whose body is read into a reused buffer and handed to the writer as memoryviews
+(the writer copies what it keeps). Whatever that attempt does not finish (an answer other
+than 200, a broken connection) continues through httpx from the bytes already written.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +15,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import httpx
-
 from dockwright.image.model import Descriptor
 from dockwright.image.reference import Reference
 from dockwright.registry.content import Writable
 from dockwright.registry.errors import connection_error, digest_error
+from dockwright.registry.lean import LeanFailure
 from dockwright.registry.progress import Reporter
 
 if TYPE_CHECKING:
+    import httpx
+
     from dockwright.registry.client import Client
     from dockwright.registry.endpoints import Endpoint
 
@@ -38,6 +45,68 @@ class Download:
 
 class _ShortBody(Exception):
     """The server ended the body early without a protocol error."""
+
+
+def _too_long(ref: Reference, desc: Descriptor, host: str) -> Exception:
+    return digest_error(
+        f"blob {desc.digest} of {ref.familiar}",
+        f"{desc.size} bytes",
+        f"more than {desc.size} bytes",
+        host,
+    )
+
+
+def _lean_fetch(
+    client: Client,
+    ep: Endpoint,
+    url: str,
+    *,
+    ref: Reference,
+    desc: Descriptor,
+    out: Writable,
+    state: Download,
+    reporter: Reporter,
+) -> bool:
+    """One plain GET of the whole blob through the lean path; True when it got all of it.
+
+    Bytes that arrived before a break stay written (``state.done`` counts them)."""
+    lean = client.session.lean
+    if lean is None:
+        return False
+    headers = client.lean_headers(ep, client.pull_scopes(ref), {"Accept-Encoding": "identity"})
+    try:
+        response = lean.get(url, headers)
+    except LeanFailure as exc:
+        log.debug("lean GET of %s failed (%s); using httpx", desc.digest.short, exc)
+        return False
+    try:
+        if response.status != 200 or (response.length or 0) > desc.size:
+            client.session.pause_before_retry(response.status, response.header("retry-after"))
+            return False
+        buffer = lean.buffer()
+        while n := response.readinto(buffer):
+            if state.done + n > desc.size:
+                raise _too_long(ref, desc, ep.host)
+            chunk = buffer[:n]
+            if state.hasher is not None:
+                state.hasher.update(chunk)
+            out.write(chunk)
+            state.done += n
+            reporter.emit("downloading", state.done)
+        return state.done == desc.size
+    except LeanFailure as exc:
+        log.info(
+            "download of %s from %s broke at %d/%d bytes (%s); resuming",
+            desc.digest.short,
+            ep.host,
+            state.done,
+            desc.size,
+            type(exc).__name__,
+        )
+        client.session.pause_before_retry(None)
+        return False
+    finally:
+        response.close()
 
 
 def _range_start(response: httpx.Response) -> int | None:
@@ -71,6 +140,12 @@ def fetch_into(
     longer than the descriptor says raises a digest error at once.
     """
     url = client.url(ep, ref, "blobs", str(desc.digest))
+    if not state.done and _lean_fetch(
+        client, ep, url, ref=ref, desc=desc, out=out, state=state, reporter=reporter
+    ):
+        return
+    import httpx  # noqa: PLC0415 - only what the lean path did not finish comes here
+
     failures = 0
     while True:
         resume_at = state.done
@@ -109,12 +184,7 @@ def fetch_into(
                     chunk = chunk[skip:]  # noqa: PLW2901 - the part past what we have
                     skip = 0
                 if state.done + len(chunk) > desc.size:
-                    raise digest_error(
-                        f"blob {desc.digest} of {ref.familiar}",
-                        f"{desc.size} bytes",
-                        f"more than {desc.size} bytes",
-                        ep.host,
-                    )
+                    raise _too_long(ref, desc, ep.host)
                 if state.hasher is not None:
                     state.hasher.update(chunk)
                 out.write(chunk)

@@ -17,8 +17,6 @@ import logging
 import threading
 from dataclasses import dataclass
 
-import httpx
-
 from dockwright.image.reference import Reference, normalize_registry
 from dockwright.registry.errors import RegistryUnavailableError, is_tls_verify_failure
 from dockwright.registry.options import RegistryOptions, is_loopback
@@ -62,7 +60,7 @@ class EndpointResolver:
             with self._lock:
                 if base in self._dead:
                     continue
-            host = httpx.URL(base).netloc.decode()
+            host = base.partition("://")[2].partition("/")[0].rpartition("@")[2].lower()
             out.append(Endpoint(base, host, host, mirror=True))
         return out
 
@@ -92,6 +90,10 @@ class EndpointResolver:
         return found
 
     def _probe(self, host: str) -> str:
+        lean = self._session.lean
+        found = lean.probe(host) if lean is not None else None
+        if found is not None:
+            return found
         attempt = 0
         while True:
             try:

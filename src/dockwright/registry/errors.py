@@ -12,10 +12,12 @@ import socket
 import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import httpx
+from typing import TYPE_CHECKING
 
 from dockwright.errors import RegistryError
+
+if TYPE_CHECKING:
+    import httpx
 
 _MESSAGE_MAX = 200
 _STATUS_CODES = {401: "UNAUTHORIZED", 403: "DENIED", 429: "TOOMANYREQUESTS"}
@@ -193,6 +195,8 @@ def _reason(exc: BaseException) -> str:
 
 def connection_error(host: str, exc: httpx.TransportError, *, attempts: int = 1) -> RegistryError:
     """The error for a request that could not be completed at the network level."""
+    import httpx  # noqa: PLC0415 - a pull that never fails must not pay for importing it
+
     tries = f" (after {attempts} attempts)" if attempts > 1 else ""
     if _is_verify_failure(exc):
         return RegistryUnavailableError(

@@ -1,8 +1,10 @@
 """HTTP for the registry client: one connection-reusing httpx client, TLS set-up and retries.
 
 The seam below the client is httpx's own transport (``httpx.BaseTransport``): production
-uses httpx's connection pool, tests pass ``httpx.MockTransport``. Time is the other seam
-(:class:`Clock`), so retry and token-expiry tests never sleep.
+uses httpx's connection pool (:mod:`.httpclient`, built on first use), tests pass
+``httpx.MockTransport``. In production a pull's plain GETs go first through :mod:`.lean`
+(the standard library's http.client), and only what is not a plain success comes here.
+Time is the other seam (:class:`Clock`), so retry and token-expiry tests never sleep.
 
 Retry policy: connection failures, 408, 429 and 500/502/503/504 are retried with
 exponential backoff and jitter (``0.5 s · 2^n``, capped at 30 s, times a random factor in
@@ -23,13 +25,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Protocol
-
-import httpx
+from typing import TYPE_CHECKING, Protocol
 
 from dockwright.errors import UsageError
 from dockwright.registry.errors import connection_error, is_unknown_host
+from dockwright.registry.lean import LeanHttp
 from dockwright.registry.options import RegistryOptions
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger(__name__)
 
@@ -90,73 +94,6 @@ def ssl_context(ca_certs: Iterable[Path]) -> ssl.SSLContext:
     return context
 
 
-class LazyTransport(httpx.BaseTransport):
-    """A transport built on first use: loading the system's CA store costs ~20 ms, which a
-    command talking only plain http to a local registry should not pay."""
-
-    def __init__(self, factory: Callable[[], httpx.BaseTransport]) -> None:
-        self._factory = factory
-        self._transport: httpx.BaseTransport | None = None
-        self._lock = threading.Lock()
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        """Build the transport if needed, then let it send ``request``."""
-        transport = self._transport
-        if transport is None:
-            with self._lock:
-                if self._transport is None:
-                    self._transport = self._factory()
-                transport = self._transport
-        return transport.handle_request(request)
-
-    def close(self) -> None:
-        """Close the transport if it was ever built."""
-        if self._transport is not None:
-            self._transport.close()
-
-
-def make_http_client(
-    options: RegistryOptions, transport: httpx.BaseTransport | None = None
-) -> httpx.Client:
-    """An httpx client (HTTP/1.1, pooled, thread-safe) configured from ``options``.
-
-    TLS is verified against the system's CAs plus ``options.ca_certs`` (built on the first
-    https request; a CA file that is missing is reported at once), and not at all for the
-    hosts in ``options.insecure``.
-    """
-    timeout = httpx.Timeout(options.timeout, connect=min(options.timeout, 30.0))
-    headers = {"User-Agent": options.user_agent}
-    limits = httpx.Limits(
-        max_connections=max(16, options.parallel * 2 + 4),
-        max_keepalive_connections=max(8, options.parallel * 2),
-    )
-    if transport is not None:
-        return httpx.Client(transport=transport, timeout=timeout, headers=headers)
-    for path in options.ca_certs:
-        if not Path(path).is_file():
-            raise UsageError(
-                f"CA certificate file {path} does not exist",
-                hint="give a PEM file holding the registry's CA certificate",
-            )
-    ca_certs = tuple(options.ca_certs)
-    mounts: dict[str, httpx.BaseTransport | None] = {
-        "https://": LazyTransport(
-            lambda: httpx.HTTPTransport(verify=ssl_context(ca_certs), limits=limits)
-        ),
-    }
-    for host in sorted(options.insecure):
-        mounts[f"https://{host}"] = LazyTransport(
-            lambda: httpx.HTTPTransport(verify=False, limits=limits)
-        )
-    return httpx.Client(
-        transport=httpx.HTTPTransport(verify=False, limits=limits),  # plain http only
-        mounts=mounts,
-        timeout=timeout,
-        headers=headers,
-        trust_env=False,
-    )
-
-
 def retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait from a ``Retry-After`` value (delta seconds or HTTP date), or None."""
     if not value:
@@ -188,6 +125,8 @@ def is_tls_error(exc: BaseException) -> bool:
 
 def loggable(url: httpx.URL | str) -> str:
     """A URL for logs: scheme, host and path only (queries may hold upload state)."""
+    import httpx  # noqa: PLC0415 - see HttpSession.http
+
     parsed = httpx.URL(str(url))
     return f"{parsed.scheme}://{parsed.netloc.decode()}{parsed.path}"
 
@@ -207,17 +146,57 @@ class HttpSession:
         self.clock: Clock = clock or SystemClock()
         self._rng = rng or random.Random()
         self._rng_lock = threading.Lock()
-        self.http = make_http_client(options, transport)
+        self._transport = transport
+        self._http: httpx.Client | None = None
+        self._http_lock = threading.Lock()
+        # Only the real network gets the lean path: an injected transport sees every request.
+        self.lean = LeanHttp(options, ssl_context) if transport is None else None
+        if transport is None:
+            for path in options.ca_certs:  # a missing CA file is reported at once
+                if not Path(path).is_file():
+                    raise UsageError(
+                        f"CA certificate file {path} does not exist",
+                        hint="give a PEM file holding the registry's CA certificate",
+                    )
+
+    @property
+    def http(self) -> httpx.Client:
+        """The httpx client, built (and httpx imported, ~50 ms) on first use: a pull whose
+        requests all succeed through the lean path never needs it."""
+        client = self._http
+        if client is None:
+            with self._http_lock:
+                if self._http is None:
+                    from dockwright.registry.httpclient import make_http_client  # noqa: PLC0415
+
+                    self._http = make_http_client(self.options, self._transport)
+                client = self._http
+        return client
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self.http.close()
+        if self.lean is not None:
+            self.lean.close()
+        if self._http is not None:
+            self._http.close()
 
     def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt`` (0-based), with jitter."""
         with self._rng_lock:
             factor: float = 0.5 + self._rng.random() / 2
         return min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt) * factor
+
+    def pause_before_retry(self, status: int | None, retry_after_value: str = "") -> None:
+        """Wait as :meth:`send` would before retrying an answer with ``status`` (``None``: a
+        connection that broke mid-body), so a request that failed on the lean path is not
+        sent again at once. No wait for statuses that are not retried, nor for a
+        ``Retry-After`` too long to wait for (the retried request then reports it)."""
+        if status is not None and status not in RETRY_STATUSES:
+            return
+        wait = retry_after(retry_after_value, self.clock.time()) if status is not None else None
+        if wait is not None and wait > RETRY_AFTER_MAX:
+            return
+        self.clock.sleep(wait if wait is not None else self.backoff(0))
 
     def send(
         self,
@@ -238,6 +217,8 @@ class HttpSession:
         :class:`~dockwright.registry.errors.RegistryUnavailableError`. With ``stream`` the
         caller must close the response.
         """
+        import httpx  # noqa: PLC0415 - see HttpSession.http
+
         limit = self.options.retries if retries is None else retries
         may_retry = retry_unsafe or method in IDEMPOTENT
         target = httpx.URL(str(url))

@@ -104,7 +104,7 @@ class _MemoryWriter:
     ) -> None:
         self._buffer = io.BytesIO()
 
-    def write(self, data: bytes) -> int:
+    def write(self, data: bytes | memoryview) -> int:
         """Append ``data``."""
         return self._buffer.write(data)
 
