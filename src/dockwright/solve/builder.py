@@ -97,6 +97,8 @@ class Builder:
         self.step_names: list[str] = []
         self.images_resolved = 0
         self.remote_inputs = False
+        # Every cache record this build used or made, in order: what --cache-to exports.
+        self.records: list[tuple[str, StepLayer]] = []
         self._lock = threading.Lock()
         self._cached = 0
         self.dockerfile: Dockerfile | None = None
@@ -260,7 +262,11 @@ class Builder:
         """The cached result of a step, unless the cache is off for this stage."""
         if self.options.no_cache or stage in self.options.no_cache_filter:
             return None
-        return cached(self.store, key)
+        hit = cached(self.store, key)
+        if hit is not None:
+            with self._lock:
+                self.records.append((key, hit))
+        return hit
 
     def commit(self, active: Active, key: str) -> StepLayer:
         """Write a mounted snapshot's changes as a layer, keep it, record it in the cache."""
@@ -270,6 +276,8 @@ class Builder:
         if result.diff_id is not None:
             active.keep(result.diff_id)
         remember(self.store, key, result)
+        with self._lock:
+            self.records.append((key, result))
         return result
 
 
