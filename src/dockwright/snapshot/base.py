@@ -204,12 +204,15 @@ class _Base:
         """Unpack the blob ``opener()`` returns as the layer ``diff_id`` (see Snapshotter)."""
         if self.has(diff_id):
             return
-        owned = _Owned(self._tmp)
         try:
-            self._fill(owned.path, opener, media_type)
-            self._publish(owned.path, diff_id)
-        finally:
-            owned.release(lambda _path: None)
+            owned = _Owned(self._tmp)
+            try:
+                self._fill(owned.path, opener, media_type)
+                self._publish(owned.path, diff_id)
+            finally:
+                owned.release(lambda _path: None)
+        except OSError as exc:
+            raise StoreError(f"cannot unpack layer {diff_id}: {exc}") from exc
 
     def _publish(self, layer: Path, diff_id: Digest) -> bool:
         """Rename the finished ``layer`` into place; False when another process won."""

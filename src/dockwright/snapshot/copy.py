@@ -137,20 +137,27 @@ def tree_changes(
 class CopyActive:
     """A snapshot as a private copy of its lowers; ``root`` is that tree."""
 
-    def __init__(self, snapshotter: CopySnapshotter, owned: _Owned, root: Path) -> None:
+    def __init__(
+        self, snapshotter: CopySnapshotter, owned: _Owned, root: Path, writable: bool
+    ) -> None:
         self.root = root
         self._snapshotter = snapshotter
         self._owned = owned
-        self._baseline, self._marked = _baseline(root)
+        self._writable = writable
+        self._baseline, self._marked = _baseline(root) if writable else ({}, False)
         self._last: list[LayerEntry] | None = None
 
     def changes(self, *, clamp_mtime: int | None = None) -> list[LayerEntry]:
         """The diff against the lowers, found by comparing the tree with its baseline."""
+        if not self._writable:
+            return []
         self._last = tree_changes(self.root, self._baseline, clamp_mtime, self._marked)
         return self._last
 
     def keep(self, diff_id: Digest) -> None:
         """Store the last :meth:`changes` (or the current ones) as the layer ``diff_id``."""
+        if not self._writable:
+            raise StoreError("a read-only snapshot has no changes to keep")
         if self._snapshotter.has(diff_id):
             return
         entries = self._last if self._last is not None else self.changes()
@@ -190,4 +197,4 @@ class CopySnapshotter(_Base):
                     extract_layer(layer / _TAR, tree, compression="none", allow_devices=True)
                 except OSError as exc:
                     raise StoreError(f"cannot copy layer {layer.name}: {exc.strerror}") from exc
-            yield CopyActive(self, owned, tree)
+            yield CopyActive(self, owned, tree, writable)
