@@ -9,8 +9,12 @@ from pathlib import Path
 from dockwright.dockerfile.ignore import IgnoreRules
 from dockwright.solve.copying import CopyRequest, SourceTree, apply_copy
 
-PASSWD = "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n"
-GROUP = "root:x:0:\napp:x:1001:\n"
+PASSWD = (
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "app:x:1000:1000::/home/app:/bin/sh\n"
+    "u2:x:2000:3000::/home/u2:/bin/sh\n"
+)
+GROUP = "root:x:0:\napp:x:1001:\ng3:x:3000:\n"
 NOW_FLOOR = 1_700_000_000  # mtimes at or after this are "now", not copied from a source
 
 

@@ -25,7 +25,7 @@ from .helpers import context, copy, listing, make_rootfs, mtime, write
 
 
 def _tar(path: Path, mode: str) -> Path:
-    with tarfile.open(path, mode) as tar:
+    with tarfile.open(path, mode) as tar:  # type: ignore[call-overload]
         info = tarfile.TarInfo("f1")
         info.size, info.mode, info.uid, info.gid, info.mtime = 3, 0o604, 123, 456, 12345
         tar.addfile(info, io.BytesIO(b"F1\n"))
@@ -136,6 +136,33 @@ def test_add_url(served: _Server, root: Path, tmp_path: Path) -> None:
     assert os.listdir(root / "e16") == ["t.tar.gz"]
     copy(tree, root, f"{served.url}/t.tar.gz", dest="/e18/", add=True, unpack=True)
     assert sorted(os.listdir(root / "e18")) == ["d", "escaped", "f1"]
+
+
+def test_add_url_naming_owner_and_missing_last_modified(
+    served: _Server, root: Path, tmp_path: Path
+) -> None:
+    """``ADD http://…/ /o5/`` gives /o5/__unnamed__ dated 0 (no Last-Modified);
+    ``…/hello.txt?x=1`` is named hello.txt; ``ADD --chown=u2`` chowns to 2000:3000, and with
+    a tar the made destination is chowned but the entries keep the tar's owners."""
+    tree = SourceTree(tmp_path, "context")
+    copy(tree, root, f"{served.url}/", dest="/o5/", add=True)
+    copy(tree, root, f"{served.url}/hello.txt?x=1", dest="/o6/", add=True)
+    copy(tree, root, f"{served.url}/hello.txt", dest="/o3/", add=True, chown="u2")
+    assert os.listdir(root / "o5") == ["__unnamed__"]
+    assert mtime(root / "o5/__unnamed__") == 0
+    assert os.listdir(root / "o6") == ["hello.txt"]
+    assert listing(root, "/o3") == {
+        "/o3": ("dir", 0o755, 2000, 3000, ""),
+        "/o3/hello.txt": ("file", 0o600, 2000, 3000, "hello\n"),
+    }
+
+
+def test_add_tar_with_chown(archives: SourceTree, root: Path) -> None:
+    """``ADD --chown=u2 t.tar.gz /o2/``: /o2 is 2000:3000, f1 stays 123:456."""
+    copy(archives, root, "t.tar.gz", dest="/o2/", add=True, chown="u2")
+    found = listing(root, "/o2")
+    assert found["/o2"][2:4] == (2000, 3000)
+    assert found["/o2/f1"][2:4] == (123, 456)
 
 
 def test_add_url_checksum(served: _Server, root: Path, tmp_path: Path) -> None:

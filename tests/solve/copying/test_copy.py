@@ -76,6 +76,14 @@ def test_chown_user_group_and_directory_contents(ctx: SourceTree, root: Path) ->
     assert mtime(root / "e4/p/sub/c.txt") == 1_000_000_500
 
 
+def test_chown_name_without_group_takes_the_primary_gid(ctx: SourceTree, root: Path) -> None:
+    """``COPY --chown=u2 dir /o7`` with u2:x:2000:3000 in /etc/passwd: all 2000:3000."""
+    copy(ctx, root, "dir", dest="/o7", chown="u2")
+    copy(ctx, root, "a.txt", dest="/n/", chown="4000")
+    assert {v[2:4] for v in listing(root, "/o7").values()} == {(2000, 3000)}
+    assert listing(root, "/n/a.txt")["/n/a.txt"][2:4] == (4000, 4000)
+
+
 def test_numeric_chown(ctx: SourceTree, root: Path) -> None:
     """``COPY --chown=1234:5678 dir /e20/x/``."""
     copy(ctx, root, "dir", dest="/e20/x/", chown="1234:5678")
@@ -93,6 +101,24 @@ def test_existing_destination_directory_keeps_its_metadata(ctx: SourceTree, root
     copy(ctx, root, "dir", dest="/exist/")
     assert listing(root, "/exist")["/exist"] == ("dir", 0o700, 0, 0, "")
     assert (root / "exist/sub/c.txt").read_text() == "C\n"
+
+
+def test_existing_subdirectories_take_the_source_metadata(ctx: SourceTree, root: Path) -> None:
+    """``RUN mkdir -p /exist2/sub && chmod 700 /exist2/sub`` then ``COPY dir /exist2/``:
+    /exist2/sub becomes 0755 like dir/sub (only the top destination keeps its metadata)."""
+    (root / "exist2" / "sub").mkdir(parents=True)
+    (root / "exist2" / "sub").chmod(0o700)
+    copy(ctx, root, "dir", dest="/exist2/")
+    assert listing(root, "/exist2/sub")["/exist2/sub"] == ("dir", 0o755, 0, 0, "")
+
+
+def test_destination_through_a_symlinked_directory(ctx: SourceTree, root: Path) -> None:
+    """``RUN ln -s /lnktarget /lnk`` then ``COPY a.txt /lnk/``: /lnktarget/a.txt."""
+    (root / "lnktarget").mkdir()
+    os.symlink("/lnktarget", root / "lnk")
+    copy(ctx, root, "a.txt", dest="/lnk/")
+    assert (root / "lnktarget/a.txt").read_text() == "A\n"
+    assert os.readlink(root / "lnk") == "/lnktarget"
 
 
 def test_chmod_applies_to_files_and_subdirectories_not_links(ctx: SourceTree, root: Path) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import posixpath
-import shutil
 import stat as st
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +105,7 @@ class Writer:
                 os.link(first, path)
                 return
             self._links[key] = path
-        shutil.copyfile(entry.host, path, follow_symlinks=False)
+        _copy_bytes(entry.host, path)
 
     def _owner_mode(self, unit: Unit, entry: Entry, path: Path) -> None:
         info = entry.stat
@@ -149,3 +148,35 @@ def _copy_xattrs(source: str, path: Path) -> None:
             os.setxattr(path, name, os.getxattr(source, name, follow_symlinks=False))
         except OSError:
             continue  # best effort, as BuildKit
+
+
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_WRITE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _copy_bytes(source: str, path: Path) -> None:
+    """Copy a regular file's bytes into a new file (never through a symlink at ``path``)."""
+    src = os.open(source, _READ)
+    try:
+        dst = os.open(path, _WRITE, 0o600)
+        try:
+            _pump(src, dst)
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+
+
+def _pump(src: int, dst: int) -> None:
+    try:
+        while os.copy_file_range(src, dst, 1 << 30):
+            pass
+        return
+    except OSError:
+        os.lseek(src, 0, os.SEEK_SET)
+        os.lseek(dst, 0, os.SEEK_SET)
+        os.ftruncate(dst, 0)
+    while chunk := os.read(src, 1 << 20):
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view) :]

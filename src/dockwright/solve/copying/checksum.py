@@ -60,8 +60,8 @@ def _hash_unit(hasher: hashlib._Hash, unit: Unit) -> None:
             if st.S_ISCHR(mode) or st.S_ISBLK(mode)
             else (0, 0)
         )
-        fields = [entry.rel, st.S_IMODE(mode), uid, gid, size, _type_flag(mode), link, *dev]
-        hasher.update(json.dumps(fields, ensure_ascii=False).encode("utf-8", "surrogateescape"))
+        fields = (entry.rel, st.S_IMODE(mode), uid, gid, size, _type_flag(mode), link, *dev)
+        hasher.update("\0".join(map(str, fields)).encode("utf-8", "surrogateescape") + b"\n")
         if st.S_ISREG(mode):
             hasher.update(file_digest(entry.host, info).encode())
 

@@ -116,23 +116,35 @@ def _entries(rootfs: Path, path: str) -> list[list[str]]:
 def resolve_chown(dest_root: Path, text: str | None) -> Owner | None:
     """--chown ``user[:group]``: numbers as they are, names from ``dest_root``'s /etc files.
 
-    Without a group the gid is the uid (the Dockerfile reference's rule). An unknown name
-    raises :class:`CopySourceError`.
+    Without a group, a user name takes its primary gid from /etc/passwd and a numeric uid
+    is used as the gid too (BuildKit). An unknown name raises :class:`CopySourceError`.
     """
     if text is None or text == "":
         return None
     user, _, group = text.partition(":")
-    uid = _lookup(dest_root, "/etc/passwd", user, "user")
-    gid = uid if not group else _lookup(dest_root, "/etc/group", group, "group")
-    return Owner(uid, gid)
+    if user.isdigit():
+        uid, primary = int(user), int(user)
+    else:
+        entry = _find(dest_root, "/etc/passwd", user, "user")
+        uid = _field_id(entry, 2, user)
+        primary = _field_id(entry, 3, user) if len(entry) > 3 and entry[3].isdigit() else uid
+    if not group:
+        return Owner(uid, primary)
+    if group.isdigit():
+        return Owner(uid, int(group))
+    return Owner(uid, _field_id(_find(dest_root, "/etc/group", group, "group"), 2, group))
 
 
-def _lookup(dest_root: Path, db: str, name: str, what: str) -> int:
-    if name.isdigit():
-        return int(name)
+def _find(dest_root: Path, db: str, name: str, what: str) -> list[str]:
     for entry in _entries(dest_root, db):
-        if len(entry) >= 3 and entry[0] == name and entry[2].isdigit():
-            return int(entry[2])
+        if len(entry) >= 3 and entry[0] == name:
+            return entry
     raise CopySourceError(
         f"unable to convert --chown {what} {name!r} to an id: no such {what} in {db}"
     )
+
+
+def _field_id(entry: list[str], index: int, name: str) -> int:
+    if not entry[index].isdigit():
+        raise CopySourceError(f"--chown {name!r}: invalid id {entry[index]!r} in the rootfs")
+    return int(entry[index])

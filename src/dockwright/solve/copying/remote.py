@@ -1,7 +1,7 @@
 """ADD's remote sources: an http(s) URL, or a git repository cloned with the host's git.
 
 A URL becomes one file named after the last element of the URL's path (``__unnamed__``
-when there is none), mode 0600, mtime from ``Last-Modified``; it is not unpacked. A git
+when there is none), mode 0600, mtime from ``Last-Modified`` (else 0); not unpacked. A git
 source (``git@…``, ``git://``, ``ssh://``, or an http(s) URL whose path ends in ``.git``,
 with an optional ``#ref:subdir``) becomes a directory: the checkout (or its ``subdir``),
 without ``.git`` unless --keep-git-dir.
@@ -163,11 +163,11 @@ def fetch_url(url: str, checksum: str | None, scratch: Path) -> tuple[Path, str]
                 f"{url}: digest mismatch: got sha256:{digest.hexdigest()}, expected {checksum}"
             )
     os.chmod(path, 0o600)
+    when = 0.0  # BuildKit dates a download without Last-Modified at the epoch
     if modified:
         try:
             when = email.utils.parsedate_to_datetime(modified).timestamp()
         except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            os.utime(path, (when, when))
+            when = 0.0
+    os.utime(path, (when, when))
     return folder, name

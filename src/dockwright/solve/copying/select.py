@@ -58,6 +58,11 @@ class TreeView:
 
     tree: SourceTree
     _dir_visible: dict[str, bool] = field(default_factory=dict)
+    _nothing_ignored: bool = False
+
+    def __post_init__(self) -> None:
+        rules = _rules_of(self.tree.ignore)
+        self._nothing_ignored = rules is not None and not rules.patterns
 
     @property
     def root(self) -> str:
@@ -79,7 +84,12 @@ class TreeView:
     def visible(self, rel: str, is_dir: bool) -> bool:
         """Whether the context sends ``rel`` (always, for a rootfs)."""
         ignore = self.tree.ignore
-        if ignore is None or self.tree.kind != "context" or not ignore(rel):
+        if (
+            ignore is None
+            or self.tree.kind != "context"
+            or self._nothing_ignored
+            or not ignore(rel)
+        ):
             return True
         if not is_dir:
             return False
