@@ -42,3 +42,13 @@ def test_overlay_read_only_views_refuse_writes_and_keep(tmp_path: Path) -> None:
 
 def test_unmount_of_nothing_is_false(tmp_path: Path) -> None:
     assert mounts.unmount(tmp_path) is False
+
+
+def test_more_lowers_than_overlayfs_stacks_is_a_clear_error(tmp_path: Path) -> None:
+    lowers = []
+    for i in range(mounts.MAX_LOWERS + 1):
+        lowers.append(tmp_path / f"l{i}")
+        lowers[-1].mkdir()
+    (tmp_path / "m").mkdir()
+    with pytest.raises(StoreError, match="more than overlayfs stacks"):
+        mounts.mount_overlay(tmp_path / "m", lowers)

@@ -31,6 +31,8 @@ _AT_FDCWD = -100
 _MS_RDONLY = 0x1
 _MNT_DETACH = 0x2
 _PAGE = 4096
+MAX_LOWERS = 500
+"""Overlayfs's own limit on stacked lower directories (OVL_MAX_STACK)."""
 
 # Keep the upper directory a plain diff: no inode index, no redirects, no metadata-only
 # copy-ups (each would leave xattrs or partial files that are not a layer).
@@ -79,7 +81,8 @@ def _fsconfig(fs_fd: int, key: str, value: str | None, cmd: int = _FSCONFIG_SET_
     if result < 0:
         code = ctypes.get_errno()
         detail = _kernel_messages(fs_fd)
-        raise OSError(code, f"fsconfig {key}: {os.strerror(code)} ({detail or 'no detail'})")
+        what = key or "create"
+        raise OSError(code, f"overlay {what}: {os.strerror(code)} ({detail or 'no detail'})")
 
 
 def _mount_new_api(
@@ -165,6 +168,27 @@ def _mount_classic(
 _new_api_ok: bool | None = None
 
 
+def _new_api_supported() -> bool:
+    """Whether this kernel has the new mount API and overlayfs takes ``lowerdir+``."""
+    global _new_api_ok  # noqa: PLW0603 - probed once per process
+    if _new_api_ok is None:
+        lib = _lib()
+        fs_fd = lib.syscall(
+            ctypes.c_long(_SYS_FSOPEN), ctypes.c_char_p(b"overlay"), ctypes.c_uint(_FSOPEN_CLOEXEC)
+        )
+        if fs_fd < 0:
+            _new_api_ok = False
+        else:
+            try:
+                _fsconfig(fs_fd, "lowerdir+", "/")
+                _new_api_ok = True
+            except OSError:
+                _new_api_ok = False
+            finally:
+                os.close(fs_fd)
+    return _new_api_ok
+
+
 def mount_overlay(
     target: Path, lowers: Sequence[Path], upper: Path | None = None, work: Path | None = None
 ) -> None:
@@ -173,18 +197,15 @@ def mount_overlay(
     Raise :class:`OSError` (with the kernel's own message where it gives one) when the mount
     fails, :class:`StoreError` when the layers do not fit a classic mount.
     """
-    global _new_api_ok  # noqa: PLW0603 - probed once per process
-    if _new_api_ok is not False:
-        try:
-            _mount_new_api(target, lowers, upper, work)
-            _new_api_ok = True
-            return
-        except OSError as exc:
-            # ENOSYS: no new mount API; EINVAL on lowerdir+: overlayfs older than 6.8.
-            if _new_api_ok or exc.errno not in (errno.ENOSYS, errno.EINVAL, errno.EPERM):
-                raise
-            _new_api_ok = False
-    _mount_classic(target, lowers, upper, work)
+    if len(lowers) > MAX_LOWERS:
+        raise StoreError(
+            f"{len(lowers)} layers are more than overlayfs stacks ({MAX_LOWERS})",
+            hint="squash some layers of the base image",
+        )
+    if _new_api_supported():
+        _mount_new_api(target, lowers, upper, work)
+    else:
+        _mount_classic(target, lowers, upper, work)
 
 
 def unmount(target: Path) -> bool:
