@@ -228,6 +228,10 @@ def test_add_git(git_server: tuple[_Server, str], root: Path, tmp_path: Path) ->
     assert sorted(os.listdir(root / "head")) == ["README", "sub"]
     assert sorted(os.listdir(root / "head/sub")) == ["later.txt", "tool.sh"]
     assert (root / "kept/.git").is_dir()
+    copy(tree, root, f"{repo}#{commit}", dest="/bysha/", add=True)
+    assert sorted(os.listdir(root / "bysha/sub")) == ["tool.sh"]
+    with pytest.raises(CopySourceError, match="no-such-ref"):
+        copy(tree, root, f"{repo}#no-such-ref", dest="/none/", add=True)
     request = CopyRequest((f"{repo}#v1:sub",), "/v1/", "/", add=True)
     assert cache_checksum(tree, request) == cache_checksum(tree, request)
     moved = CopyRequest((f"{repo}#{commit}:sub",), "/v1/", "/", add=True)

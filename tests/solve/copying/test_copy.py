@@ -229,6 +229,12 @@ def test_destination_symlink_resolves_inside_the_rootfs(
     assert (root / "b.txt").read_text() == "BB\n"
 
 
+def test_dangling_symlink_destination_is_made_inside(ctx: SourceTree, root: Path) -> None:
+    os.symlink("/nowhere/file", root / "dangling")
+    copy(ctx, root, "a.txt", dest="/dangling")
+    assert (root / "nowhere/file").read_text() == "A\n"
+
+
 def test_rootfs_source_keeps_owners(tmp_path: Path, root: Path) -> None:
     src = tmp_path / "stage"
     write(src / "app" / "bin", "x", 0o4755)

@@ -103,10 +103,17 @@ def apply_copy(tree: SourceTree, request: CopyRequest, dest_root: Path) -> None:
     owner = resolve_chown(dest_root, request.chown)
     mode = parse_chmod(request.chmod)
     dest, as_dir = destination(request)
-    with tempfile.TemporaryDirectory(prefix="dw-copy-") as scratch:
-        units = gather_units(tree, request, Path(scratch))
-        unpack = request.add and request.unpack is not False
-        writer = Writer(dest_root, owner, mode, request.mtime, unpack)
-        for unit in units:
-            writer.write(unit, dest, as_dir)
-        writer.finish()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dw-copy-") as scratch:
+            units = gather_units(tree, request, Path(scratch))
+            unpack = request.add and request.unpack is not False
+            writer = Writer(dest_root, owner, mode, request.mtime, unpack)
+            for unit in units:
+                writer.write(unit, dest, as_dir)
+            writer.finish()
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise CopySourceError(
+            f"cannot copy {', '.join(request.sources) or 'heredoc'} to {request.dest}: "
+            f"{exc.strerror or exc}{where}"
+        ) from exc

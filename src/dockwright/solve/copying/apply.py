@@ -49,6 +49,9 @@ class Writer:
             target = resolve_dest(self.root, dest)
             if target.is_dir():
                 target = target / unit.name
+            elif not target.parent.is_dir():  # a dangling symlink named the destination
+                shown = "/" + os.path.relpath(target.parent, self.root)
+                make_dirs(self.root, shown, self.owner, self.made)
         self._copy_entry(unit, top, target)
 
     def _copy_tree(self, unit: Unit, target: Path) -> None:

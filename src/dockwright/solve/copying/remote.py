@@ -109,9 +109,18 @@ def clone_git(source: GitSource, scratch: Path, keep_git_dir: bool) -> Path:
     ref = source.ref or "HEAD"
     try:
         _git(["fetch", "-q", "--depth=1", "origin", ref], cwd=work)
+        _git(["checkout", "-q", "FETCH_HEAD"], cwd=work)
     except CopySourceError:
-        _git(["fetch", "-q", "origin", ref], cwd=work)  # dumb http and old servers
-    _git(["checkout", "-q", "FETCH_HEAD"], cwd=work)
+        # Dumb http and servers that refuse a commit by id: fetch everything, then look.
+        _git(["fetch", "-q", "--tags", "origin", "+refs/heads/*:refs/remotes/origin/*"], cwd=work)
+        for candidate in (f"origin/{ref}", ref, remote_head(source) or ref):
+            try:
+                _git(["checkout", "-q", candidate], cwd=work)
+                break
+            except CopySourceError:
+                continue
+        else:
+            raise CopySourceError(f"{source.remote}: no branch, tag or commit {ref!r}") from None
     if _has_submodules(work):
         _git(["submodule", "update", "-q", "--init", "--recursive", "--depth=1"], cwd=work)
     if not keep_git_dir:
