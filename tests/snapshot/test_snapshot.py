@@ -255,3 +255,18 @@ def test_two_hundred_and_ten_lowers(snap: Snapshotter, tmp_path: Path) -> None:
     with snap.mount(lowers) as active:
         (active.root / "top").write_bytes(b"mine")
         assert [e.path for e in active.changes()] == ["top"]
+
+
+def test_a_directory_restored_to_its_lower_state_is_no_change(snap: Snapshotter) -> None:
+    base = add_layer(snap, BASE)
+    with snap.mount([base]) as active:
+        etc = active.root / "etc"
+        before = etc.stat()
+        # What a sandbox does for a mount point: create it, remove it, restore the times.
+        (etc / "hosts").write_bytes(b"")
+        (etc / "hosts").unlink()
+        assert [e.path for e in active.changes()] == ["etc"]
+        os.utime(etc, ns=(before.st_atime_ns, before.st_mtime_ns))
+        assert active.changes() == []
+        os.chmod(etc, 0o700)
+        assert [(e.path, e.mode) for e in active.changes()] == [("etc", 0o700)]

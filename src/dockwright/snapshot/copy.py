@@ -131,7 +131,17 @@ def tree_changes(
         parent = rel.rpartition("/")[0]
         if parent not in replaced:
             builder.whiteout(rel)
-    return builder.result()
+
+    def unchanged_dir(rel: str, st: os.stat_result) -> bool:
+        old = baseline.get(rel)
+        return (
+            old is not None
+            and rel not in replaced
+            and (old[1], old[2], old[3], old[5])
+            == (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns)
+        )
+
+    return builder.result(unchanged_dir)
 
 
 class CopyActive:

@@ -35,8 +35,28 @@ def _is_opaque(path: str) -> bool:
         return False
 
 
-def upper_changes(upper: Path, clamp_mtime: int | None) -> list[LayerEntry]:
-    """The layer entries an overlay upper directory stands for."""
+def _same_as_lowers(lowers: Sequence[Path]) -> Callable[[str, os.stat_result], bool]:
+    def check(rel: str, st: os.stat_result) -> bool:
+        for lower in reversed(lowers):
+            try:
+                old = os.lstat(lower / rel)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            return stat.S_ISDIR(old.st_mode) and (
+                old.st_mode,
+                old.st_uid,
+                old.st_gid,
+                old.st_mtime_ns,
+            ) == (st.st_mode, st.st_uid, st.st_gid, st.st_mtime_ns)
+        return False
+
+    return check
+
+
+def upper_changes(
+    upper: Path, clamp_mtime: int | None, lowers: Sequence[Path] = ()
+) -> list[LayerEntry]:
+    """The layer entries an overlay upper directory stands for (``lowers``: bottom first)."""
     builder = EntryBuilder(clamp_mtime)
     stack: list[tuple[str, str]] = [(str(upper), "")]
     while stack:
@@ -54,16 +74,22 @@ def upper_changes(upper: Path, clamp_mtime: int | None) -> list[LayerEntry]:
                 if _is_opaque(child.path):
                     builder.opaque(rel)
                 stack.append((child.path, rel + "/"))
-    return builder.result()
+    return builder.result(_same_as_lowers(lowers))
 
 
 class OverlayActive:
     """A mounted overlay snapshot; ``root`` is the merged view."""
 
     def __init__(
-        self, snapshotter: OverlaySnapshotter, owned: _Owned, root: Path, writable: bool
+        self,
+        snapshotter: OverlaySnapshotter,
+        owned: _Owned,
+        root: Path,
+        writable: bool,
+        lowers: Sequence[Path],
     ) -> None:
         self.root = root
+        self._lowers = lowers
         self._snapshotter = snapshotter
         self._owned = owned
         self._writable = writable
@@ -73,7 +99,7 @@ class OverlayActive:
         """The diff against the lowers: the upper directory's contents as layer entries."""
         if not self._writable:
             return []
-        return upper_changes(self.upper, clamp_mtime)
+        return upper_changes(self.upper, clamp_mtime, self._lowers)
 
     def keep(self, diff_id: Digest) -> None:
         """Unmount and move the upper directory into place as the layer ``diff_id``."""
@@ -139,7 +165,7 @@ class OverlaySnapshotter(_Base):
                 mounts.mount_overlay(merged, dirs, upper, work)
             except OSError as exc:
                 raise StoreError(f"cannot mount the snapshot: {exc.strerror}") from exc
-            active = OverlayActive(self, owned, merged, writable)
+            active = OverlayActive(self, owned, merged, writable, dirs)
             try:
                 yield active
             finally:
