@@ -29,7 +29,8 @@ print(json.dumps({"code": code, "httpx": "httpx" in sys.modules}))
 
 def _pushed(registry: RegistryServer, repo: str, tmp_path: Path) -> tuple[str, str]:
     source = Store.open(tmp_path / "src")
-    payload = os.urandom(3 << 20)  # several reads of the lean path's 1 MiB buffer
+    # Many reads of the lean path's buffer, and past the store's 4 MiB early-writeback step.
+    payload = os.urandom(9 << 20)
     root = add_image(source, layers=({"big.bin": payload}, {"small": b"s"}), compress=False)
     name = f"{registry.host}/{repo}/lean:1"
     with Client(RegistryOptions(), keychain=StaticKeychain()) as c:

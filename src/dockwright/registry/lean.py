@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BUFFER_SIZE = 1 << 20
+BUFFER_SIZE = 1 << 18
 _SMALL_BODY_MAX = 64 << 10
 
 LeanFailure = (OSError, http.client.HTTPException)
