@@ -24,10 +24,56 @@ SSH_SOCKET = "/run/buildkit/ssh_agent.0"
 
 @dataclass(frozen=True, slots=True)
 class PreparedMounts:
-    """The binds to give the sandbox and the environment entries they add."""
+    """The binds to give the sandbox, the environment entries they add, and the secret
+    values in play (the step's output is redacted with them)."""
 
     binds: tuple[BindMount, ...]
     env: tuple[str, ...]
+    secrets: tuple[bytes, ...] = ()
+
+
+_MASK = b"****"
+_MIN_SECRET = 4  # shorter values would mask ordinary words
+
+
+class Redactor:
+    """Passes output on with every secret value (and each line of a multi-line one) masked.
+
+    Output is held back to a line end, so a secret split across two chunks is still found;
+    call :meth:`flush` after the process ends.
+    """
+
+    def __init__(self, secrets: tuple[bytes, ...], sink: Callable[[bytes], None]) -> None:
+        values = set(secrets)
+        for secret in secrets:
+            values.update(line.strip() for line in secret.splitlines())
+        self.values = sorted((v for v in values if len(v) >= _MIN_SECRET), key=len, reverse=True)
+        self.sink = sink
+        self._pending = b""
+
+    def redact(self, data: bytes) -> bytes:
+        """``data`` with the secrets masked."""
+        for value in self.values:
+            data = data.replace(value, _MASK)
+        return data
+
+    def __call__(self, chunk: bytes) -> None:
+        if not self.values:
+            self.sink(chunk)
+            return
+        data = self._pending + chunk
+        cut = data.rfind(b"\n") + 1
+        self._pending = data[cut:]
+        if len(self._pending) > 1 << 16:  # a very long line: pass it on anyway
+            cut, self._pending = len(data), b""
+        if cut:
+            self.sink(self.redact(data[:cut]))
+
+    def flush(self) -> None:
+        """Pass on what is held back."""
+        if self._pending:
+            self.sink(self.redact(self._pending))
+            self._pending = b""
 
 
 def _memory_dir() -> Path:
@@ -83,6 +129,7 @@ class MountPreparer:
         self.ssh = ssh
         self.step = step
         self._stack = ExitStack()
+        self.secret_values: list[bytes] = []
 
     def close(self) -> None:
         """Remove temporary files (secrets, tmpfs and writable bind copies), drop locks."""
@@ -171,6 +218,7 @@ class MountPreparer:
         uid, gid = mount.uid or 0, mount.gid or 0
         os.chown(path, uid, gid)
         os.chmod(path, mount.mode if mount.mode is not None else 0o400)
+        self.secret_values.append(_secret_bytes(secret))
         env = None
         if mount.env:
             env = f"{mount.env}={_secret_bytes(secret).decode('utf-8', errors='replace')}"
@@ -214,7 +262,7 @@ class MountPreparer:
                 if bind_ssh is not None:
                     binds.append(bind_ssh)
                     env.append(extra_ssh)
-        return PreparedMounts(tuple(binds), tuple(env))
+        return PreparedMounts(tuple(binds), tuple(env), tuple(self.secret_values))
 
 
 @contextlib.contextmanager

@@ -41,7 +41,7 @@ from dockwright.plan import BuildGraph
 from dockwright.sandbox import ProcessSpec, run_checked
 from dockwright.solve import meta
 from dockwright.solve.events import StepEvent
-from dockwright.solve.mounts import MountPreparer, prepared
+from dockwright.solve.mounts import MountPreparer, Redactor, prepared
 from dockwright.solve.state import StageState, env_dict, key_of
 
 if TYPE_CHECKING:
@@ -422,16 +422,25 @@ class StageRunner:
                     def output(chunk: bytes) -> None:
                         self.b.emit(StepEvent("log", step, label, data=chunk))
 
+                    redactor = Redactor(prep.secrets, output)
                     try:
-                        run_checked(self.b.executor, active.root, spec, step=label, output=output)
+                        run_checked(self.b.executor, active.root, spec, step=label, output=redactor)
                     except BuildError as exc:
+                        tail = [
+                            redactor.redact(line.encode("utf-8", "surrogateescape")).decode(
+                                "utf-8", "replace"
+                            )
+                            for line in exc.output_tail
+                        ]
                         raise BuildError(
                             f"{self.df.file}:{instr.start_line}: {exc.message}",
                             step=label,
                             exit_status=exc.exit_status,
-                            output_tail=exc.output_tail,
+                            output_tail=tail,
                             hint=exc.hint,
                         ) from exc
+                    finally:
+                        redactor.flush()
                 hit = self.b.commit(active, key)
             self.b.emit(StepEvent("done", step, label, seconds=time.monotonic() - started))
         state.key = key
