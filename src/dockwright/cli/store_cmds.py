@@ -73,14 +73,42 @@ def run_rmi(args: argparse.Namespace) -> int:
 
 
 def run_prune(args: argparse.Namespace) -> int:
-    """Drop unreferenced blobs (and corrupt ones with --repair)."""
+    """Drop unreferenced blobs (and corrupt ones with --repair), keeping the build cache's
+    layers; trim the build cache to --keep-storage SIZE, or empty it with --build-cache/--all.
+    """
+    from dockwright.solve.cache_prune import BuildCacheTrimmer  # noqa: PLC0415
+
+    keep_storage: int | None = None
+    text = getattr(args, "keep_storage", None)
+    if text is not None:
+        from dockwright.cli.build_cache import parse_size  # noqa: PLC0415
+
+        keep_storage = parse_size(text)
+    if getattr(args, "build_cache", False) or getattr(args, "all", False):
+        keep_storage = 0
     store = Store.open()
-    report = store.prune(repair=args.repair)
+    snapshotter = None
+    if keep_storage is not None and (store.root / "snapshots").is_dir():
+        from dockwright.snapshot import open_snapshotter  # noqa: PLC0415
+
+        snapshotter = open_snapshotter(store.root / "snapshots")
+    trimmer = BuildCacheTrimmer(store, keep_storage=keep_storage, snapshotter=snapshotter)
+    report = store.prune(repair=args.repair, keep=trimmer)
+    trim = trimmer.report
     for digest in report.corrupt:
         print(f"removed corrupt blob {digest}")
     for tag in report.untagged:
         print(f"untagged {tag}: its image had corrupt or missing blobs")
-    print(f"removed {len(report.removed)} blobs, freed {human_size(report.freed_bytes)}")
+    freed = report.freed_bytes + trim.freed_bytes
+    print(f"removed {len(report.removed)} blobs, freed {human_size(freed)}")
+    if keep_storage is not None:
+        print(
+            f"build cache: removed {trim.records_removed} records, {trim.layers_released} "
+            f"layers, {trim.snapshots_removed} unpacked layers, {trim.cache_mounts_removed} "
+            f"cache mounts; {human_size(trim.usage_before)} -> {human_size(trim.usage_after)}"
+        )
+    elif report.kept:
+        print(f"kept {report.kept} build cache layers (trim them with --keep-storage SIZE)")
     return 0
 
 

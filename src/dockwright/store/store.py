@@ -19,7 +19,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
@@ -68,6 +68,21 @@ class PruneReport:
     freed_bytes: int
     corrupt: tuple[Digest, ...] = ()
     untagged: tuple[str, ...] = ()
+    kept: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CacheItem:
+    """One record of the store's key/value cache, with when it was last written or read."""
+
+    key: str
+    value: str
+    last_used: float
+
+
+# Called by prune under its exclusive lock with the digests the tags reach; returns more
+# digests to keep (e.g. the layers of the build cache's records).
+KeepHook = Callable[[frozenset[Digest]], Iterable[Digest]]
 
 
 def _strip_ref(desc: Descriptor) -> Descriptor:
@@ -397,11 +412,14 @@ class Store:
                 hasher.update(chunk)
         return hasher.hexdigest()
 
-    def prune(self, *, repair: bool = False) -> PruneReport:
+    def prune(self, *, repair: bool = False, keep: KeepHook | None = None) -> PruneReport:
         """Delete blobs no tag (no index.json entry) reaches, and stale temp files.
 
         Waits for running sessions. With ``repair``, first hashes every blob, deletes the
         corrupt ones and the tags whose closure is then incomplete, and reports both.
+        ``keep``, when given, is called under the exclusive lock (no session runs) with the
+        digests the tags reach; the blobs it returns are kept too (``PruneReport.kept``
+        counts those not already reached by a tag). It may change the cache meanwhile.
         """
         if getattr(self._local, "depth", 0):
             raise StoreError(
@@ -409,11 +427,11 @@ class Store:
             )
         try:
             with _fs.flocked(self._locks / "gc.lock"):
-                return self._prune_locked(repair)
+                return self._prune_locked(repair, keep)
         except OSError as exc:
             raise self._io_error("prune", exc) from exc
 
-    def _prune_locked(self, repair: bool) -> PruneReport:
+    def _prune_locked(self, repair: bool, keep: KeepHook | None) -> PruneReport:
         corrupt: list[tuple[Digest, Path]] = []
         untagged: list[str] = []
         freed = 0
@@ -449,6 +467,10 @@ class Store:
                     f"unreadable manifest ({exc.message})",
                     hint=_REPAIR_HINT,
                 ) from exc
+        extra: set[Digest] = set()
+        if keep is not None:
+            extra = set(keep(frozenset(reachable))) - reachable
+            reachable |= extra
         removed: list[Digest] = []
         touched: set[Path] = set()
         for path, digest in self._blob_files():
@@ -467,6 +489,7 @@ class Store:
             freed_bytes=freed,
             corrupt=tuple(sorted(d for d, _ in corrupt)),
             untagged=tuple(sorted(untagged)),
+            kept=len(extra),
         )
 
     def _reachable(self, root: Descriptor) -> list[Descriptor]:
@@ -559,6 +582,50 @@ class Store:
             )
         except OSError as exc:
             raise self._io_error("write a cache entry", exc) from exc
+
+    def cache_touch(self, namespace: str, key: str) -> None:
+        """Mark ``key``'s record as used now (what a least-recently-used trim goes by)."""
+        with contextlib.suppress(OSError):
+            os.utime(self._cache_path(namespace, key))
+
+    def cache_delete(self, namespace: str, key: str) -> bool:
+        """Forget ``key`` in ``namespace``; False when there was no record."""
+        try:
+            self._cache_path(namespace, key).unlink()
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise self._io_error("delete a cache entry", exc) from exc
+        return True
+
+    def cache_items(self, namespace: str) -> list[CacheItem]:
+        """Every record of ``namespace`` (reads the whole cache; meant for prune and tools).
+
+        ``last_used`` is the later of the record's write time and its last read time, as
+        far as the file system keeps access times (``relatime`` marks the first read after
+        a write), and :meth:`cache_touch` sets it explicitly.
+        """
+        items: list[CacheItem] = []
+        try:
+            buckets = sorted(p for p in self._cache.iterdir() if p.is_dir())
+        except FileNotFoundError:
+            return items
+        for bucket in buckets:
+            for path in sorted(bucket.iterdir()):
+                try:
+                    stat = path.stat()
+                    data = path.read_bytes()
+                    # Reading here is not a use: put the access time back.
+                    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+                    obj = json.loads(data)
+                except (OSError, ValueError):
+                    continue
+                if not isinstance(obj, dict) or obj.get("n") != namespace:
+                    continue
+                key, value = obj.get("k"), obj.get("v")
+                if isinstance(key, str) and isinstance(value, str):
+                    items.append(CacheItem(key, value, max(stat.st_mtime, stat.st_atime)))
+        return items
 
 
 def _sorted_entries(entries: list[Descriptor]) -> tuple[Descriptor, ...]:
