@@ -8,6 +8,10 @@ order. Each match is then followed to what it names. In the build context, paths
 ``.dockerignore`` excludes do not exist (an excluded directory still exists when something
 below it is re-included). A wildcard that matches nothing selects nothing (BuildKit builds
 on); a literal path that does not exist is an error.
+
+--exclude patterns (.dockerignore syntax) drop a match by its path from the tree root, and
+an entry inside a copied directory by its path relative to that directory. With --parents a
+match keeps its path from the tree root, or from the pivot a ``/./`` in the source marks.
 """
 
 from __future__ import annotations
