@@ -31,6 +31,12 @@ snap = (OverlaySnapshotter if args["kind"] == "overlay" else CopySnapshotter)(ro
 diff_id = Digest.parse(args["diff_id"])
 blob = blob_path.read_bytes()
 
+def announce(text):
+    # Whole or not at all: the parent polls for the file and reads it at once.
+    staging = ready.with_suffix(".tmp")
+    staging.write_text(text)
+    os.replace(staging, ready)
+
 class Stalling(io.RawIOBase):
     # Hands out half the layer, then announces itself and hangs.
     def __init__(self):
@@ -39,7 +45,7 @@ class Stalling(io.RawIOBase):
         return True
     def readinto(self, buf):
         if not self.left:
-            ready.write_text("stalled")
+            announce("stalled")
             time.sleep(3600)
         n = min(len(buf), len(self.left))
         buf[:n] = self.left[:n]
@@ -47,7 +53,7 @@ class Stalling(io.RawIOBase):
         return n
 
 def waiting():
-    ready.write_text("waiting")
+    announce("waiting")
     while not Path(args["go"]).exists():
         time.sleep(0.01)
     return io.BytesIO(blob)
@@ -60,7 +66,7 @@ elif args["mode"] == "hold":
     snap.unpack(diff_id, lambda: io.BytesIO(blob), args["media_type"])
     with snap.mount([diff_id]) as active:
         (active.root / "written").write_bytes(b"w")
-        ready.write_text(str(active.root))
+        announce(str(active.root))
         time.sleep(3600)
 """
 
@@ -74,7 +80,8 @@ def _spawn(
 ) -> tuple[subprocess.Popen[bytes], Path]:
     blob, diff_id, media_type = layer_bytes(ENTRIES)
     blob_path = tmp / "blob"
-    blob_path.write_bytes(blob)
+    if not blob_path.exists():
+        blob_path.write_bytes(blob)
     ready = tmp / f"ready-{name}"
     args = {
         "kind": kind,
@@ -152,9 +159,9 @@ def test_sigkill_mid_unpack_leaves_nothing_has_reports(kind: str, tmp_path: Path
 def test_sigkill_mid_mount_then_recover_unmounts_and_cleans(kind: str, tmp_path: Path) -> None:
     root = tmp_path / "snapshots"
     live, live_ready = _spawn(kind, root, tmp_path, "hold", "live")
-    _wait_for(live_ready, live)
     dead, dead_ready = _spawn(kind, root, tmp_path, "hold", "dead")
     try:
+        _wait_for(live_ready, live)
         _wait_for(dead_ready, dead)
         _kill(dead)
         dead_root = Path(dead_ready.read_text())
@@ -169,10 +176,13 @@ def test_sigkill_mid_mount_then_recover_unmounts_and_cleans(kind: str, tmp_path:
         # The live process keeps its snapshot.
         assert (live_root / "written").read_bytes() == b"w"
         assert snap.recover() == []
-    finally:
+    except BaseException:
         for proc in (live, dead):
             if proc.poll() is None:
                 _kill(proc)
+        make_snapshotter(kind, root).recover()  # leave no mount behind a failed test
+        raise
+    _kill(live)
     assert snap.recover() == [str(live_root.parent.relative_to(root))]
     assert _mounted_below(root) == []
     assert list((root / "active").iterdir()) == []
