@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
+import logging
 import sys
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -17,6 +20,8 @@ from dockwright.image.reference import Reference
 from dockwright.registry import Client, RegistryOptions, load_registry_config
 from dockwright.registry import pull as registry_pull
 from dockwright.store import BlobSource, Store, normalize_tag
+
+log = logging.getLogger(__name__)
 
 # push, login and logout are imported where they are used: login imports httpx, which a
 # pull (through the registry client's lean path) does not need.
@@ -65,9 +70,13 @@ def pull_into_store(
     platforms: Sequence[Platform] | None,
     all_platforms: bool,
     progress: BlobProgress,
+    client: Client | None = None,
 ) -> Descriptor:
-    """Pull ``ref`` into the store and tag it; return its root descriptor."""
-    with Client(options, progress=progress.registry_event) as client:
+    """Pull ``ref`` into the store and tag it; return its root descriptor (``client``: one
+    to use, and leave open, instead of a new one)."""
+    with contextlib.ExitStack() as stack:
+        if client is None:
+            client = stack.enter_context(Client(options, progress=progress.registry_event))
         result = registry_pull(client, ref, store, platforms=platforms, all_platforms=all_platforms)
     progress.close()
     name = _store_name(ref)
@@ -97,20 +106,39 @@ def push_from_store(
     return result
 
 
+def _reach(client: Client, ref: Reference) -> None:
+    try:
+        client.endpoints.warm(ref.registry)
+    except Exception as exc:  # the pull asks again and reports it
+        log.debug("early probe of %s failed: %s", ref.registry, exc)
+
+
 def run_pull(args: argparse.Namespace) -> int:
     """Pull an image into the local store."""
     ref = Reference.parse(args.ref)
     platforms = parse_platforms(args.platform) if args.platform else None
-    store = Store.open()
-    with store.session():
-        root = pull_into_store(
-            ref,
-            store,
-            registry_options(args),
-            platforms=platforms,
-            all_platforms=args.all_platforms,
-            progress=_progress(args),
-        )
+    options = registry_options(args)
+    progress = _progress(args)
+    with Client(options, progress=progress.registry_event) as client:
+        # Both wait on I/O: find out how the registry speaks (https or http) while a new
+        # store is laid out and synced. Mirrors are tried first, so then nothing is early.
+        early = None
+        if not options.mirrors_for(ref.registry):
+            early = threading.Thread(target=_reach, args=(client, ref), daemon=True)
+            early.start()
+        store = Store.open()
+        if early is not None:
+            early.join()
+        with store.session():
+            root = pull_into_store(
+                ref,
+                store,
+                options,
+                platforms=platforms,
+                all_platforms=args.all_platforms,
+                progress=progress,
+                client=client,
+            )
     if args.quiet:
         print(root.digest)
         return 0

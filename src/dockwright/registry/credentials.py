@@ -23,14 +23,16 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dockwright.errors import RegistryError
 from dockwright.image.reference import DOCKER_HUB_ALIASES, normalize_registry
+
+if TYPE_CHECKING:
+    import subprocess
 
 log = logging.getLogger(__name__)
 
@@ -188,6 +190,8 @@ def run_helper(
 ) -> subprocess.CompletedProcess[str]:
     """Run ``docker-credential-<helper> <action>`` with ``stdin``; raises RegistryError when
     the program is missing. The caller judges the exit status."""
+    import subprocess  # noqa: PLC0415 - only credential helpers need it, not every pull
+
     env = dict(os.environ if environ is None else environ)
     program = HELPER_PREFIX + helper
     path = shutil.which(program, path=env.get("PATH"))

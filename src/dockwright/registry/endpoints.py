@@ -69,6 +69,27 @@ class EndpointResolver:
         with self._lock:
             self._dead.add(ep.base)
 
+    def warm(self, registry: str) -> None:
+        """Learn how ``registry`` speaks through one lean probe, without retries, when it
+        is a host that needs probing; anything unsure is left to the first real request
+        (so a caller may run this early, beside other work)."""
+        host = Reference(normalize_registry(registry), "x").api_host
+        lean = self._session.lean
+        if lean is None or not (is_loopback(host) or self._options.is_insecure(host)):
+            return
+        with self._lock:
+            if host in self._schemes:
+                return
+            probing = self._probing.setdefault(host, threading.Lock())
+        with probing:
+            with self._lock:
+                if host in self._schemes:
+                    return
+            found = lean.probe(host)
+            if found is not None:
+                with self._lock:
+                    self._schemes[host] = found
+
     def scheme(self, host: str) -> str:
         """``https``, or ``http`` for a loopback/insecure host that does not speak TLS."""
         if not (is_loopback(host) or self._options.is_insecure(host)):
