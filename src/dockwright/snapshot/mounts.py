@@ -22,6 +22,7 @@ _SYS_FSOPEN = 430
 _SYS_FSCONFIG = 431
 _SYS_FSMOUNT = 432
 _FSOPEN_CLOEXEC = 0x1
+_FSCONFIG_SET_FLAG = 0
 _FSCONFIG_SET_STRING = 1
 _FSCONFIG_CMD_CREATE = 6
 _FSMOUNT_CLOEXEC = 0x1
@@ -34,6 +35,10 @@ _PAGE = 4096
 MAX_LOWERS = 500
 """Overlayfs's own limit on stacked lower directories (OVL_MAX_STACK)."""
 
+# With an upper directory, the mount is also "volatile": unmounting then skips syncing the
+# whole upper filesystem (milliseconds to seconds when other work writes to the disk). An
+# upper is either discarded or kept as a layer, which is no more durable than an unpacked
+# one (extraction does not fsync either): both are caches of the stored layer tars.
 # Keep the upper directory a plain diff: no inode index, no redirects, no metadata-only
 # copy-ups (each would leave xattrs or partial files that are not a layer).
 OVERLAY_OPTIONS: tuple[tuple[str, str], ...] = (
@@ -103,6 +108,7 @@ def _mount_new_api(
         if upper is not None and work is not None:
             _fsconfig(fs_fd, "upperdir", str(upper))
             _fsconfig(fs_fd, "workdir", str(work))
+            _fsconfig(fs_fd, "volatile", None, _FSCONFIG_SET_FLAG)
         for key, value in OVERLAY_OPTIONS:
             _fsconfig(fs_fd, key, value)
         _fsconfig(fs_fd, "", None, _FSCONFIG_CMD_CREATE)
@@ -143,7 +149,7 @@ def _mount_classic(
 ) -> None:
     options = ["lowerdir=" + ":".join(_escape(lower) for lower in reversed(lowers))]
     if upper is not None and work is not None:
-        options += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}"]
+        options += [f"upperdir={_escape(upper)}", f"workdir={_escape(work)}", "volatile"]
     options += [f"{key}={value}" for key, value in OVERLAY_OPTIONS]
     data = ",".join(options).encode()
     if len(data) >= _PAGE:
