@@ -7,6 +7,7 @@ import os
 import shutil
 import stat
 import tarfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -270,3 +271,22 @@ def test_a_directory_restored_to_its_lower_state_is_no_change(snap: Snapshotter)
         assert active.changes() == []
         os.chmod(etc, 0o700)
         assert [(e.path, e.mode) for e in active.changes()] == [("etc", 0o700)]
+
+
+def test_parallel_steps_in_threads(snap: Snapshotter) -> None:
+    base = add_layer(snap, BASE)
+
+    def step(i: int) -> Digest:
+        with snap.mount([base]) as active:
+            (active.root / "etc" / f"n{i}").write_bytes(b"%d" % i)
+            out = io.BytesIO()
+            diff_id = write_layer(active.changes(), out, compression="none").diff_id
+            active.keep(diff_id)
+            return diff_id
+
+    with ThreadPoolExecutor(4) as pool:
+        layers = list(pool.map(step, range(8)))
+    assert len(set(layers)) == 8 and all(snap.has(d) for d in layers)
+    with snap.mount([base, *layers], writable=False) as view:
+        assert sorted(p.name for p in (view.root / "etc").glob("n*")) == [f"n{i}" for i in range(8)]
+    assert list((snap.root / "active").iterdir()) == []
