@@ -132,17 +132,34 @@ def test_chmod_applies_to_files_and_subdirectories_not_links(ctx: SourceTree, ro
     }
 
 
-def test_symbolic_chmod(ctx: SourceTree, root: Path) -> None:
-    """chmod(1) clauses, applied in turn (so X sees the x that u=rwx just gave)."""
-    copy(ctx, root, "a.txt", "dir", dest="/s/", chmod="u=rwx,go=rX")
-    copy(ctx, root, "a.txt", dest="/t/", chmod="go-r,+X")
-    copy(ctx, root, "a.txt", dest="/u/", chmod="a+x,o=u")
-    found = listing(root, "/")
-    assert found["/s/a.txt"][1] == 0o755
-    assert found["/s/sub"][1] == 0o755
-    assert found["/s/sub/c.txt"][1] == 0o755
-    assert found["/t/a.txt"][1] == 0o600
-    assert found["/u/a.txt"][1] == 0o757
+# BuildKit 0.17 (built with dfcopychmodnonoctal), a.txt 0640, dir/sub 0755, c.txt 0644.
+SYMBOLIC = [
+    ("a+X", 0o640, 0o755, 0o644),
+    ("u=rwX", 0o640, 0o655, 0o644),
+    ("+x", 0o751, 0o755, 0o755),
+    ("o=u", 0o646, 0o757, 0o646),
+    ("g+w,o-rwx", 0o660, 0o770, 0o660),
+    ("=rw,+X", 0o666, 0o777, 0o666),
+    ("u=rwx,go=rX", 0o744, 0o744, 0o744),
+    ("go=rX", 0o644, 0o744, 0o644),
+    ("u+s", 0o4640, 0o4755, 0o4644),
+    ("a=rwx,g-w", 0o757, 0o757, 0o757),
+]
+
+
+@pytest.mark.parametrize("case", SYMBOLIC, ids=[c[0] for c in SYMBOLIC])
+def test_symbolic_chmod(ctx: SourceTree, root: Path, case: tuple[str, int, int, int]) -> None:
+    """``COPY --chmod=SPEC a.txt dir /m/``: X looks at the mode before any clause and is
+    dropped under '=' (fsutil's mode sets); no who means all."""
+    spec, file_mode, dir_mode, inner_mode = case
+    copy(ctx, root, "a.txt", "dir", dest="/m/", chmod=spec)
+    found = listing(root, "/m")
+    assert (found["/m/a.txt"][1], found["/m/sub"][1], found["/m/sub/c.txt"][1]) == (
+        file_mode,
+        dir_mode,
+        inner_mode,
+    )
+    assert found["/m"][1] == 0o755
 
 
 def test_bad_chmod_is_an_error(ctx: SourceTree, root: Path) -> None:
@@ -288,20 +305,59 @@ def test_dockerignore_hides_paths(tmp_path: Path, root: Path) -> None:
 
 
 def test_exclude(ctx: SourceTree, root: Path) -> None:
-    copy(ctx, root, "*.txt", "dir", dest="/ex/", exclude=("b.txt", "sub/*.txt"))
-    assert sorted(os.listdir(root / "ex")) == ["a.txt", "link", "sub"]
-    assert os.listdir(root / "ex/sub") == []
+    """BuildKit 0.17 (dfexcludepatterns): patterns apply inside a copied directory, relative
+    to it (``--exclude=sub/*.md dir``, ``--exclude=sub dir``; ``*.md`` does not reach
+    sub/d.md, ``dir/sub`` matches nothing); a source's own matches are never excluded
+    (``--exclude=b.txt *.txt`` copies b.txt)."""
+    write(ctx.root / "dir" / "sub" / "d.md", "D\n")
+    copy(ctx, root, "dir", dest="/ex2/", exclude=("*.md",))
+    copy(ctx, root, "dir", dest="/ex3/", exclude=("sub/*.md",))
+    copy(ctx, root, "dir", dest="/ex4/", exclude=("dir/sub",))
+    copy(ctx, root, "*.txt", dest="/ex5/", exclude=("b.txt",))
+    copy(ctx, root, "dir", dest="/x1/", exclude=("sub",))
+    copy(ctx, root, ".", dest="/x3/", exclude=("**/*.md",))
+    assert sorted(os.listdir(root / "ex2/sub")) == ["c.txt", "d.md"]
+    assert os.listdir(root / "ex3/sub") == ["c.txt"]
+    assert sorted(os.listdir(root / "ex4/sub")) == ["c.txt", "d.md"]
+    assert sorted(os.listdir(root / "ex5")) == ["a.txt", "b.txt"]
+    assert os.listdir(root / "x1") == ["link"]
+    assert os.listdir(root / "x3/dir/sub") == ["c.txt"]
+    copy(ctx, root, "dir", dest="/x4/", exclude=("sub", "!sub/c.txt"))
+    assert os.listdir(root / "x4/sub") == ["c.txt"]
 
 
 def test_parents(tmp_path: Path, root: Path) -> None:
+    """BuildKit 0.17 (dfparents): ``COPY --parents x/./a/one.txt y/a /p2/`` gives
+    /p2/a/one.txt (after the pivot) and /p2/y/a/two.txt (a directory keeps its own path);
+    directories on the kept path take their source's mode (dir/ is 0750), the --chmod and
+    the --chown; ``COPY --parents *.nomatch /p4/`` still makes /p4."""
     ctx_dir = tmp_path / "p"
     write(ctx_dir / "x" / "a" / "one.txt", "1")
     write(ctx_dir / "y" / "a" / "two.txt", "2")
+    write(ctx_dir / "dir" / "sub" / "c.txt", "C")
+    (ctx_dir / "dir").chmod(0o750)
     tree = context(ctx_dir)
     copy(tree, root, "*/a/*.txt", dest="/keep/", parents=True)
-    copy(tree, root, "./x/./a/one.txt", dest="/pivot/", parents=True)
+    copy(tree, root, "x/./a/one.txt", "y/a", dest="/p2/", parents=True)
+    copy(tree, root, "./x/./a/./one.txt", dest="/first/", parents=True)
+    copy(tree, root, "dir/sub/c.txt", dest="/p5/", parents=True)
+    copy(tree, root, "dir/sub/c.txt", dest="/p3/", parents=True, chmod="700")
+    copy(tree, root, "dir/sub/c.txt", dest="/p6/", parents=True, chown="1234")
+    copy(tree, root, "*.nomatch", dest="/p4/", parents=True)
     assert (root / "keep/x/a/one.txt").read_text() == "1"
     assert (root / "keep/y/a/two.txt").read_text() == "2"
-    assert (root / "pivot/a/one.txt").read_text() == "1"
+    assert sorted(listing(root, "/p2")) == [
+        "/p2",
+        "/p2/a",
+        "/p2/a/one.txt",
+        "/p2/y",
+        "/p2/y/a",
+        "/p2/y/a/two.txt",
+    ]
+    assert (root / "first/a/one.txt").read_text() == "1"  # the first /./ is the pivot
+    assert [v[1] for _, v in sorted(listing(root, "/p5").items())] == [0o755, 0o750, 0o755, 0o644]
+    assert {v[1] for v in listing(root, "/p3/dir").values()} == {0o700}
+    assert {v[2:4] for v in listing(root, "/p6").values()} == {(1234, 1234)}
+    assert os.listdir(root / "p4") == []
     request = CopyRequest(("*/a/*.txt",), "/keep/", "/", parents=True)
     assert selected_paths(tree, request) == ["x/a/one.txt", "y/a/two.txt"]

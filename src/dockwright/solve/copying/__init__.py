@@ -13,7 +13,7 @@ from pathlib import Path
 
 from dockwright.solve.copying.apply import Writer
 from dockwright.solve.copying.checksum import cache_checksum, file_digest
-from dockwright.solve.copying.destpath import destination
+from dockwright.solve.copying.destpath import destination, make_dirs
 from dockwright.solve.copying.model import CopyRequest, CopySourceError, Entry, SourceTree, Unit
 from dockwright.solve.copying.modes import parse_chmod, resolve_chown
 from dockwright.solve.copying.remote import clone_git, fetch_url, is_git, is_url, parse_git
@@ -108,6 +108,8 @@ def apply_copy(tree: SourceTree, request: CopyRequest, dest_root: Path) -> None:
             units = gather_units(tree, request, Path(scratch))
             unpack = request.add and request.unpack is not False
             writer = Writer(dest_root, owner, mode, request.mtime, unpack)
+            if request.parents:
+                make_dirs(dest_root, dest, owner, writer.made)  # even when nothing matched
             for unit in units:
                 writer.write(unit, dest, as_dir)
             writer.finish()

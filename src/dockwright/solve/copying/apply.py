@@ -31,6 +31,14 @@ class Writer:
     def write(self, unit: Unit, dest: str, as_dir: bool) -> None:
         """Copy one unit to ``dest`` (absolute in the rootfs; ``as_dir``: trailing slash)."""
         if unit.prefix:
+            base = make_dirs(self.root, dest, self.owner, self.made)
+            for entry in unit.prefix_dirs:
+                base = base / entry.rel
+                try:
+                    os.lstat(base)
+                except FileNotFoundError:
+                    os.mkdir(base, 0o700)
+                    self._owner_mode(unit, entry, base)
             dest = posixpath.join(dest, unit.prefix)
             as_dir = True
         top = unit.entries[0]

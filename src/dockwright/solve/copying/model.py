@@ -64,7 +64,8 @@ class Unit:
     """What one matched source contributes.
 
     ``name`` is the base name it takes when copied into a directory; ``prefix`` is the
-    directory path --parents recreates under the destination ('' otherwise). A directory
+    directory path --parents recreates under the destination ('' otherwise), its directories
+    made with their source's mode and owner rules (``prefix_dirs``). A directory
     unit's entries are its contents (the directory itself is ``entries[0]``, rel '').
     ``zero_owner``: its entries are recorded as 0:0 (the context, URLs, git, heredocs).
     ``archive``: ADD may unpack it (a local file). ``source`` is the source as written.
@@ -77,3 +78,5 @@ class Unit:
     entries: tuple[Entry, ...]
     zero_owner: bool
     archive: bool = False
+    # --parents: the source directories along ``prefix``, one per component, outermost first.
+    prefix_dirs: tuple[Entry, ...] = ()

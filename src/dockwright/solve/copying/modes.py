@@ -32,34 +32,40 @@ class Mode:
     clauses: tuple[tuple[str, str, str], ...] = ()
 
     def apply(self, mode: int) -> int:
-        """The permission bits (07777) an entry whose current mode is ``mode`` gets."""
+        """The permission bits (07777) an entry whose current mode is ``mode`` gets.
+
+        Symbolic clauses follow BuildKit (fsutil's BSD-style mode sets): no who means all
+        (umask 0); ``X`` looks at the mode before any clause (or a directory), and is
+        dropped under ``=``; ``=`` replaces only the who's rwx bits.
+        """
         if self.octal is not None:
             return self.octal
-        is_dir = st.S_ISDIR(mode)
-        perms = st.S_IMODE(mode)
+        original = st.S_IMODE(mode)
+        perms = original
+        searchable = st.S_ISDIR(mode) or bool(original & 0o111)
         for who, op, what in self.clauses:
             mask = 0
             for letter in who or "a":
                 mask |= 0o7777 if letter == "a" else _WHO[letter]
-            bits = _bits(what, perms, is_dir)
             if what in ("u", "g", "o"):
                 bits = _copy_bits(what, perms)
+            else:
+                bits = _bits(what.replace("X", "") if op == "=" else what, searchable)
             bits &= mask
             if op == "+":
                 perms |= bits
             elif op == "-":
                 perms &= ~bits
             else:
-                keep = mask & ~(0o7000 if is_dir else 0) & 0o7777
-                perms = (perms & ~keep) | bits
+                perms = (perms & ~(mask & 0o777)) | bits
         return perms
 
 
-def _bits(what: str, perms: int, is_dir: bool) -> int:
+def _bits(what: str, searchable: bool) -> int:
     bits = 0
     for letter in what:
         if letter == "X":
-            if is_dir or perms & 0o111:
+            if searchable:
                 bits |= 0o111
         elif letter in _PERM_BITS:
             bits |= _PERM_BITS[letter]

@@ -9,9 +9,10 @@ order. Each match is then followed to what it names. In the build context, paths
 below it is re-included). A wildcard that matches nothing selects nothing (BuildKit builds
 on); a literal path that does not exist is an error.
 
---exclude patterns (.dockerignore syntax) drop a match by its path from the tree root, and
-an entry inside a copied directory by its path relative to that directory. With --parents a
-match keeps its path from the tree root, or from the pivot a ``/./`` in the source marks.
+--exclude patterns (.dockerignore syntax) drop an entry inside a copied directory by its
+path relative to that directory; a source's own matches are never excluded (BuildKit 0.17:
+``COPY --exclude=*.md hom* /d/`` still copies hom2.md). With --parents a match keeps its
+path from the tree root, or from the pivot the first ``/./`` in the source marks.
 """
 
 from __future__ import annotations
@@ -193,8 +194,8 @@ def _exclude_rules(patterns: tuple[str, ...]) -> IgnoreRules | None:
 
 
 def _split_parents(source: str) -> tuple[str, str]:
-    """--parents: (pivot, rest). The part after the last '/./' is what is kept."""
-    marker = source.rfind("/./")
+    """--parents: (pivot, rest). The path after the first '/./' is what is kept."""
+    marker = source.find("/./")
     if marker < 0:
         return "", source
     return clean_source(source[:marker]), source[marker + 3 :]
@@ -226,6 +227,17 @@ def _walk(
     return kept
 
 
+def _prefix_dirs(view: TreeView, pivot: str, prefix: str) -> list[Entry]:
+    found: list[Entry] = []
+    walked = pivot
+    for part in [p for p in prefix.split("/") if p]:
+        walked = f"{walked}/{part}" if walked else part
+        resolved = view.resolve(walked)
+        host = view.host(resolved if resolved is not None else walked)
+        found.append(Entry(part, host, os.stat(host)))
+    return found
+
+
 def select_units(tree: SourceTree, request: CopyRequest, sources: tuple[str, ...]) -> list[Unit]:
     """The units ``sources`` (local paths or patterns) select from ``tree``.
 
@@ -244,8 +256,6 @@ def select_units(tree: SourceTree, request: CopyRequest, sources: tuple[str, ...
         wildcard = has_wildcards(pattern)
         matches = view.glob(pattern) if wildcard else [pattern]
         for match in matches:
-            if excludes is not None and match and excludes.matches(match):
-                continue
             resolved, looked_for = view.resolve_attempt(match)
             if resolved is None:
                 if wildcard:
@@ -256,10 +266,12 @@ def select_units(tree: SourceTree, request: CopyRequest, sources: tuple[str, ...
             is_dir = st.S_ISDIR(info.st_mode)
             name = posixpath.basename(match) if match else ""
             prefix = ""
+            prefix_dirs: list[Entry] = []
             if request.parents:
                 below_pivot = posixpath.relpath(match, pivot) if pivot else match
                 below_pivot = "" if below_pivot == "." else below_pivot
                 prefix = below_pivot if is_dir else posixpath.dirname(below_pivot)
+                prefix_dirs = _prefix_dirs(view, pivot, prefix)
             entries = [Entry("", view.host(resolved), info)]
             if is_dir:
                 _walk(view, resolved, excludes, entries, "")
@@ -272,6 +284,7 @@ def select_units(tree: SourceTree, request: CopyRequest, sources: tuple[str, ...
                     entries=tuple(entries),
                     zero_owner=zero,
                     archive=not is_dir and st.S_ISREG(info.st_mode),
+                    prefix_dirs=tuple(prefix_dirs),
                 )
             )
     return units
