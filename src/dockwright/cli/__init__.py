@@ -134,6 +134,20 @@ def _add_build(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--network", choices=("default", "host", "none"), default="default")
     p.add_argument("--no-cache", action="store_true", help="run every step")
     p.add_argument(
+        "--cache-from",
+        action="append",
+        default=[],
+        metavar="type=registry,ref=REF|type=local,src=DIR",
+        help="import a build cache (repeatable)",
+    )
+    p.add_argument(
+        "--cache-to",
+        action="append",
+        default=[],
+        metavar="type=registry,ref=REF|type=local,dest=DIR[,mode=min|max]",
+        help="export the build cache (default mode=min; compression=gzip|zstd|uncompressed)",
+    )
+    p.add_argument(
         "--no-cache-filter",
         action="append",
         default=[],
@@ -167,9 +181,28 @@ def _add_store_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     rmi.add_argument("--prune", action="store_true", help="free unreferenced blobs afterwards")
     rmi.set_defaults(func=_run("rmi"))
 
-    prune = sub.add_parser("prune", help="delete blobs no tag references")
+    prune = sub.add_parser(
+        "prune",
+        help="delete blobs no tag references",
+        description="Delete blobs no tag references. A plain prune keeps the build cache's "
+        "layers; --keep-storage and --build-cache trim it.",
+    )
     prune.add_argument(
         "--repair", action="store_true", help="also verify every blob and drop corrupt ones"
+    )
+    prune.add_argument(
+        "--keep-storage",
+        metavar="SIZE",
+        default=None,
+        help="trim the build cache (cached layers, unpacked layers, cache mounts) to SIZE, "
+        "least recently used first; e.g. 500MB, 2GB (binary units)",
+    )
+    prune.add_argument(
+        "--build-cache",
+        "--all",
+        dest="build_cache",
+        action="store_true",
+        help="empty the build cache (as --keep-storage 0); layers of tagged images stay",
     )
     prune.set_defaults(func=_run("prune"))
 

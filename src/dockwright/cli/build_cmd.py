@@ -59,7 +59,7 @@ def _simple_tag(name: str) -> str | None:
 
 
 def _plan(args: argparse.Namespace) -> MemoPlan | None:
-    if args.no_cache or args.file == "-":
+    if args.no_cache or args.file == "-" or args.cache_from:
         return None
     context = Path(args.context).resolve()
     dockerfile = Path(args.file) if args.file else context / "Dockerfile"
@@ -95,7 +95,7 @@ def _plan(args: argparse.Namespace) -> MemoPlan | None:
 
 def _fast(args: argparse.Namespace, plan: MemoPlan) -> int | None:
     """Answer from the memo when every input holds and nothing else is asked for."""
-    if args.output or args.push or args.iidfile or args.metadata_file:
+    if args.output or args.push or args.iidfile or args.metadata_file or args.cache_to:
         return None
     record = memo.lookup(plan.root, plan.key, plan.folders)
     if record is None:

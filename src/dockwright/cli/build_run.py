@@ -26,6 +26,7 @@ from dockwright.solve.options import BuildOptions, SecretSource
 from dockwright.store import Store, normalize_tag
 
 if TYPE_CHECKING:
+    from dockwright.cli.build_cache import CacheTransfer
     from dockwright.cli.build_cmd import MemoPlan
 
 
@@ -161,6 +162,14 @@ def _record(
     )
 
 
+def _report_transfers(transfers: list[CacheTransfer], quiet: bool) -> None:
+    for transfer in transfers:
+        if not transfer.ok:
+            print(f"dockwright: warning: {transfer.message}", file=sys.stderr)
+        elif not quiet:
+            print(transfer.message, file=sys.stderr)
+
+
 def _options(args: argparse.Namespace) -> BuildOptions:
     context = Path(args.context)
     if not context.is_dir():
@@ -225,12 +234,23 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
         specs.append(parse_output(text))
     if push and not tags:
         raise UsageError("--push needs at least one -t registry/repository:tag to push to")
+    from dockwright.solve.cachetransfer import parse_cache_spec  # noqa: PLC0415
+
+    for text in args.cache_from:
+        parse_cache_spec(text, export=False)
+    for text in args.cache_to:
+        parse_cache_spec(text, export=True)
     store = Store.open()
     quiet = args.quiet or args.progress == "quiet"
     emit, finish = progress_printer(args.progress, sys.stderr, quiet=quiet)
     with store.session():
         snapshotter = open_snapshotter(store.root / "snapshots")
         snapshotter.recover()
+        if args.cache_from:
+            from dockwright.cli.build_cache import import_caches  # noqa: PLC0415
+            from dockwright.cli.registry_cmds import registry_options  # noqa: PLC0415
+
+            _report_transfers(import_caches(store, args.cache_from, registry_options(args)), quiet)
         resolver = _CliResolver(store, args, quiet)
         builder = Builder(
             options,
@@ -246,6 +266,14 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
             finish()
         if memo_plan is not None:
             _record(memo_plan, store, builder, resolver, result)
+        if args.cache_to:
+            from dockwright.cli.build_cache import export_cache  # noqa: PLC0415
+            from dockwright.cli.registry_cmds import registry_options  # noqa: PLC0415
+
+            transfers = export_cache(
+                store, args.cache_to, builder.records, result.root, registry_options(args)
+            )
+            _report_transfers(transfers, quiet)
         pushed: list[tuple[str, str]] = []
         if push:
             from dockwright.cli.package_cmd import _push  # noqa: PLC0415

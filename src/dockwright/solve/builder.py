@@ -31,7 +31,7 @@ from dockwright.plan import build_graph
 from dockwright.sandbox import Executor
 from dockwright.snapshot import Active, Snapshotter
 from dockwright.solve.bases import BaseImage, ImageResolver
-from dockwright.solve.commit import StepLayer, cached, remember, write_entries
+from dockwright.solve.commit import CACHE_NAMESPACE, StepLayer, cached, remember, write_entries
 from dockwright.solve.events import Emit
 from dockwright.solve.options import BuildOptions
 from dockwright.solve.state import StageState
@@ -264,6 +264,7 @@ class Builder:
             return None
         hit = cached(self.store, key)
         if hit is not None:
+            self.store.cache_touch(CACHE_NAMESPACE, key)  # for prune's least-recently-used
             with self._lock:
                 self.records.append((key, hit))
         return hit

@@ -62,7 +62,8 @@ def apply_arg(
         else:
             value = global_args.get(decl.name)
         state.args[decl.name] = value
-        parts.append(decl.name if value is None else f"{decl.name}={value}")
+        # BuildKit's history shows the declaration (with its default), not the value used.
+        parts.append(decl.name if decl.default is None else f"{decl.name}={expand(decl.default)}")
     return "ARG " + " ".join(parts)
 
 
