@@ -228,6 +228,14 @@ def test_add_git(git_server: tuple[_Server, str], root: Path, tmp_path: Path) ->
     assert sorted(os.listdir(root / "head")) == ["README", "sub"]
     assert sorted(os.listdir(root / "head/sub")) == ["later.txt", "tool.sh"]
     assert (root / "kept/.git").is_dir()
+    # BuildKit 0.17: --chown and --chmod reach every checked-out entry, not the made dest.
+    copy(tree, root, f"{repo}#v1", dest="/g4/", add=True, chown="1234:5", chmod="700")
+    assert listing(root, "/g4") == {
+        "/g4": ("dir", 0o755, 1234, 5, ""),
+        "/g4/README": ("file", 0o700, 1234, 5, "top\n"),
+        "/g4/sub": ("dir", 0o700, 1234, 5, ""),
+        "/g4/sub/tool.sh": ("file", 0o700, 1234, 5, "#!/bin/sh\n"),
+    }
     copy(tree, root, f"{repo}#{commit}", dest="/bysha/", add=True)
     assert sorted(os.listdir(root / "bysha/sub")) == ["tool.sh"]
     with pytest.raises(CopySourceError, match="no-such-ref"):
@@ -251,3 +259,38 @@ def test_add_git_missing_subdir(
             add=True,
         )
     assert shutil.which("git") is not None
+
+
+@pytest.mark.parametrize(
+    ("sources", "kw", "message"),
+    [
+        (("http://h/x",), {}, "source can't be a URL for COPY"),
+        (("git@example.invalid:a/b.git",), {}, "source can't be a git ref for COPY"),
+        (("https://h/r.git#main",), {}, "source can't be a git ref for COPY"),
+        (("a",), {"checksum": "sha256:" + "0" * 64}, "checksum can't be specified for COPY"),
+        (
+            ("http://h/a", "http://h/b"),
+            {"add": True, "checksum": "sha256:" + "0" * 64},
+            "multiple sources",
+        ),
+        (("a",), {"add": True, "checksum": "sha256:" + "0" * 64}, "non-HTTP"),
+    ],
+)
+def test_refusals_use_buildkit_messages(
+    tmp_path: Path, sources: tuple[str, ...], kw: dict[str, object], message: str
+) -> None:
+    """dockerfile2llb's messages (BuildKit 0.17); cache_checksum refuses the same."""
+    tree = SourceTree(tmp_path, "context")
+    request = CopyRequest(sources, "/d/", "/", **kw)  # type: ignore[arg-type]
+    with pytest.raises(CopySourceError, match=message):
+        cache_checksum(tree, request)
+    with pytest.raises(CopySourceError, match=message):
+        copy(tree, tmp_path, *sources, dest="/d/", **kw)
+
+
+def test_github_prefix_is_a_local_path(tmp_path: Path) -> None:
+    """BuildKit reads ``github.com/x/y`` as a local path (IndistinguishableFromLocal)."""
+    write(tmp_path / "ctx" / "github.com" / "x" / "y", "local\n")
+    root = make_rootfs(tmp_path)
+    copy(context(tmp_path / "ctx"), root, "github.com/x/y", dest="/y", add=True)
+    assert (root / "y").read_text() == "local\n"

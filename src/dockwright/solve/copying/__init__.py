@@ -16,7 +16,14 @@ from dockwright.solve.copying.checksum import cache_checksum, file_digest
 from dockwright.solve.copying.destpath import destination, make_dirs
 from dockwright.solve.copying.model import CopyRequest, CopySourceError, Entry, SourceTree, Unit
 from dockwright.solve.copying.modes import parse_chmod, resolve_chown
-from dockwright.solve.copying.remote import clone_git, fetch_url, is_git, is_url, parse_git
+from dockwright.solve.copying.remote import (
+    check_request,
+    clone_git,
+    fetch_url,
+    is_git,
+    is_url,
+    parse_git,
+)
 from dockwright.solve.copying.select import select_units, units_from_dir
 
 __all__ = [
@@ -40,6 +47,7 @@ def gather_units(tree: SourceTree, request: CopyRequest, scratch: Path) -> list[
     """Every unit ``request`` copies, fetching URLs and git sources into ``scratch``."""
     if not request.sources and not request.heredocs:
         raise CopySourceError("no source files were specified")
+    check_request(request)
     units: list[Unit] = []
     local: list[str] = []
 
@@ -49,15 +57,13 @@ def gather_units(tree: SourceTree, request: CopyRequest, scratch: Path) -> list[
             local.clear()
 
     for source in request.sources:
-        if request.add and is_git(source):
+        if is_git(source):
             flush()
             sub = scratch / f"git-{len(units)}"
             sub.mkdir()
             folder = clone_git(parse_git(source), sub, request.keep_git_dir)
             units.append(units_from_dir(folder, source, "", is_dir=True))
         elif is_url(source):
-            if not request.add:
-                raise CopySourceError(f"source can't be a URL for COPY: {source}")
             flush()
             folder, name = fetch_url(source, request.checksum, scratch)
             archive = request.unpack is True
@@ -80,7 +86,7 @@ def selected_paths(tree: SourceTree, request: CopyRequest) -> list[str]:
 
     URL, git and heredoc sources are left out. Raises :class:`CopySourceError`.
     """
-    local = tuple(s for s in request.sources if not is_url(s) and not (request.add and is_git(s)))
+    local = tuple(s for s in request.sources if not is_url(s) and not is_git(s))
     paths: list[str] = []
     for unit in select_units(tree, request, local):
         base = "/".join(p for p in (unit.prefix, "" if unit.is_dir else unit.name) if p)

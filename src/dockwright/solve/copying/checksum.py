@@ -8,7 +8,13 @@ import os
 import stat as st
 
 from dockwright.solve.copying.model import CopyRequest, SourceTree, Unit
-from dockwright.solve.copying.remote import is_git, is_url, parse_git, remote_head
+from dockwright.solve.copying.remote import (
+    check_request,
+    is_git,
+    is_url,
+    parse_git,
+    remote_head,
+)
 from dockwright.solve.copying.select import select_units
 
 __all__ = ["cache_checksum", "file_digest"]
@@ -75,6 +81,7 @@ def cache_checksum(tree: SourceTree, request: CopyRequest) -> str:
     commit its ref names when ``git ls-remote`` answers, else as the ref.
     Raises :class:`CopySourceError` as :func:`apply_copy` would for a missing source.
     """
+    check_request(request)
     hasher = hashlib.sha256()
     definition = {
         "dest": request.dest,
@@ -95,7 +102,7 @@ def cache_checksum(tree: SourceTree, request: CopyRequest) -> str:
     hasher.update(json.dumps(definition, sort_keys=True).encode("utf-8", "surrogateescape"))
     local: list[str] = []
     for source in request.sources:
-        if request.add and is_git(source):
+        if is_git(source):
             git = parse_git(source)
             resolved = remote_head(git) or git.ref
             hasher.update(json.dumps(["git", git.remote, resolved, git.subdir]).encode())

@@ -2,9 +2,9 @@
 
 A URL becomes one file named after the last element of the URL's path (``__unnamed__``
 when there is none), mode 0600, mtime from ``Last-Modified`` (else 0); not unpacked. A git
-source (``git@…``, ``git://``, ``ssh://``, or an http(s) URL whose path ends in ``.git``,
-with an optional ``#ref:subdir``) becomes a directory: the checkout (or its ``subdir``),
-without ``.git`` unless --keep-git-dir.
+source (see :func:`is_git`, with an optional ``#ref:subdir``) becomes a directory: the
+checkout (or its ``subdir``), without ``.git`` unless --keep-git-dir. The kept ``.git`` is
+the host git's own (a fetch into a fresh ``git init``), not a copy of BuildKit's layout.
 """
 
 from __future__ import annotations
@@ -20,9 +20,18 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from dockwright.solve.copying.model import CopySourceError
+from dockwright.solve.copying.model import CopyRequest, CopySourceError
 
-__all__ = ["GitSource", "clone_git", "fetch_url", "is_git", "is_url", "parse_git", "remote_head"]
+__all__ = [
+    "GitSource",
+    "check_request",
+    "clone_git",
+    "fetch_url",
+    "is_git",
+    "is_url",
+    "parse_git",
+    "remote_head",
+]
 
 _GIT_TIMEOUT = 600
 
@@ -32,16 +41,38 @@ def is_url(source: str) -> bool:
     return source.startswith(("http://", "https://"))
 
 
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9_.-]+@[A-Za-z0-9_.-]+:")
+
+
 def is_git(source: str) -> bool:
-    """Whether ADD treats ``source`` as a git repository."""
-    if source.startswith(("git://", "git@", "ssh://")):
-        return True
-    if source.startswith(("github.com/",)):
+    """Whether BuildKit reads ``source`` as a git repository (in ADD; COPY refuses it).
+
+    ``git://``, ``ssh://``, scp-like ``user@host:path``, or an http(s) URL whose path ends in
+    ``.git``. A bare ``github.com/...`` is a local path (BuildKit calls it indistinguishable).
+    """
+    if source.startswith(("git://", "ssh://")) or _SCP_LIKE.match(source):
         return True
     if is_url(source):
         path = urllib.parse.urlsplit(source.split("#", 1)[0]).path
         return path.endswith(".git")
     return False
+
+
+def check_request(request: CopyRequest) -> None:
+    """BuildKit's refusals, with its messages: remote sources in COPY, a misused --checksum."""
+    for source in request.sources:
+        if not request.add and is_git(source):
+            raise CopySourceError(f"source can't be a git ref for COPY: {source}")
+        if not request.add and is_url(source):
+            raise CopySourceError(f"source can't be a URL for COPY: {source}")
+    if request.checksum is None:
+        return
+    if not request.add:
+        raise CopySourceError("checksum can't be specified for COPY")
+    if len(request.sources) != 1:
+        raise CopySourceError("checksum can't be specified for multiple sources")
+    if not is_url(request.sources[0]) or is_git(request.sources[0]):
+        raise CopySourceError("checksum can't be specified for non-HTTP(S) sources")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +88,6 @@ def parse_git(source: str) -> GitSource:
     """Split ``remote#ref:subdir``."""
     remote, _, fragment = source.partition("#")
     ref, _, subdir = fragment.partition(":")
-    if remote.startswith("github.com/"):
-        remote = "https://" + remote
     return GitSource(remote, ref, subdir.strip("/"))
 
 
