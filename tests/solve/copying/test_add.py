@@ -79,6 +79,12 @@ def test_add_extracts_local_tars(archives: SourceTree, root: Path, name: str) ->
     assert mtime(root / "e/d") == 2222
 
 
+def test_add_tar_mtimes_are_clamped(archives: SourceTree, root: Path) -> None:
+    copy(archives, root, "t.tar", dest="/e/", add=True, mtime=3000)
+    assert mtime(root / "e/f1") == 3000
+    assert mtime(root / "e/d") == 2222
+
+
 def test_add_tar_to_a_name_without_slash_extracts_into_it(archives: SourceTree, root: Path) -> None:
     """``ADD t.tar.gz /e14/renamed``: /e14/renamed is a directory holding f1 and d."""
     copy(archives, root, "t.tar.gz", dest="/e14/renamed", add=True)

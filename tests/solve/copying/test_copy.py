@@ -286,6 +286,8 @@ def test_copy_of_a_url_is_refused(ctx: SourceTree, root: Path) -> None:
 
 
 def test_heredoc_sources(ctx: SourceTree, root: Path) -> None:
+    """BuildKit 0.17: ``COPY <<EOF /h/`` gives /h/EOF 0644 root; ``COPY <<EOF /h2`` names
+    the file h2; ``--chmod=755`` applies."""
     copy(ctx, root, dest="/h/", heredocs=(("EOF", b"hello\n"),))
     copy(ctx, root, dest="/run.sh", heredocs=(("SCRIPT", b"#!/bin/sh\n"),), chmod="755")
     assert listing(root, "/h/EOF")["/h/EOF"] == ("file", 0o644, 0, 0, "hello\n")
@@ -302,6 +304,19 @@ def test_dockerignore_hides_paths(tmp_path: Path, root: Path) -> None:
     copy(tree, root, "*.txt", ".", dest="/all/")
     assert sorted(os.listdir(root / "all")) == ["dir", "logs"]
     assert os.listdir(root / "all/logs") == ["keep.log"]
+
+
+def test_plain_callable_ignore(tmp_path: Path, root: Path) -> None:
+    """Any matcher works: an excluded directory still shows what it holds that is not."""
+    ctx_dir = make_context(tmp_path)
+
+    def ignore(path: str) -> bool:
+        return path.startswith("dir") and path != "dir/sub/c.txt"
+
+    copy(SourceTree(ctx_dir, "context", ignore), root, ".", dest="/all/")
+    assert sorted(os.listdir(root / "all")) == ["a.txt", "b.txt", "dir"]
+    assert os.listdir(root / "all/dir") == ["sub"]
+    assert os.listdir(root / "all/dir/sub") == ["c.txt"]
 
 
 def test_exclude(ctx: SourceTree, root: Path) -> None:
