@@ -10,6 +10,7 @@ target = "stage"                     # --target
 platform = "linux/amd64"             # --platform
 build_args = { K = "V" }             # --build-arg; "{http_url}" and "{http_port}" are filled in
 labels = { K = "V" }                 # --label
+no_cache = true                      # --no-cache
 secrets = [{ id = "tok", src = "secret.txt" }, { id = "env", env = "DW_SECRET" }]
 env = { DW_SECRET = "value" }        # environment of both builders (for secrets env=)
 build_contexts = { extra = "extra" } # --build-context NAME=FOLDER (folder in the case)
@@ -67,6 +68,7 @@ class Case:
     platform: str | None = None
     build_args: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    no_cache: bool = False
     secrets: tuple[Secret, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     build_contexts: Mapping[str, str] = field(default_factory=dict)
@@ -91,7 +93,7 @@ def load_case(folder: Path) -> Case:
     known = {
         "description", "dockerfile", "target", "platform", "build_args", "labels", "secrets",
         "env", "build_contexts", "modes", "mkdirs", "symlinks", "prepare", "run", "slow",
-        "expected_differences",
+        "expected_differences", "no_cache",
     }  # fmt: skip
     unknown = set(data) - known
     if unknown:
@@ -112,6 +114,7 @@ def load_case(folder: Path) -> Case:
         platform=data.get("platform"),
         build_args=_strs(data.get("build_args", {}), "build_args"),
         labels=_strs(data.get("labels", {}), "labels"),
+        no_cache=bool(data.get("no_cache", False)),
         secrets=tuple(
             Secret(str(s["id"]), s.get("src"), s.get("env")) for s in data.get("secrets", [])
         ),

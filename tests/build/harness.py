@@ -13,6 +13,7 @@ Both builders see the same base images under the same names (``busybox:latest``,
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
 import http.server
 import os
@@ -43,7 +44,7 @@ FRONTEND_IMAGE = "dwtest/dockerfile:1.7-labs"
 BASE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 GO_PATH = "/usr/local/go/bin:" + BASE_PATH
 # Bump when the base images' recipe changes, so cached tars are rebuilt.
-BASES_FORMAT = "2"
+BASES_FORMAT = "3"
 # The Go image trusts what this machine trusts (the module proxy may sit behind its CA).
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CACHE_ROOT = Path(os.environ.get("DOCKWRIGHT_BUILD_TEST_CACHE", "/tmp/dockwright-build-test-cache"))
@@ -159,6 +160,10 @@ def golang_tar(cache: Path, go: str) -> Path:
         rootfs = busybox_rootfs(tmp / "rootfs")
         skip = shutil.ignore_patterns("test", "testdata", "doc", "api", "misc", "*_test.go")
         shutil.copytree(_go_root(go), rootfs / "usr/local/go", symlinks=True, ignore=skip)
+        # Go counts its own use under $HOME/.config/go/telemetry (dated files) unless told not
+        # to; GOTELEMETRY=off in the environment does not stop that, the mode file does.
+        (rootfs / "root/.config/go/telemetry").mkdir(parents=True)
+        (rootfs / "root/.config/go/telemetry/mode").write_text("off\n")
         if ca:
             (rootfs / "etc/ssl/certs").mkdir(parents=True)
             (rootfs / "etc/ssl/certs/ca-certificates.crt").write_bytes(ca)
@@ -253,8 +258,9 @@ def _hook_go_binary(env: BuildEnv, work: Path) -> None:
 
 def _hook_tarballs(env: BuildEnv, work: Path) -> None:
     """Pack ``payload/`` into ``context/payload.tar.gz`` and ``context/payload.tar``."""
-    for name, mode in (("payload.tar.gz", "w:gz"), ("payload.tar", "w")):
-        with tarfile.open(work / "context" / name, mode) as tar:  # type: ignore[call-overload]
+    for name in ("payload.tar.gz", "payload.tar"):
+        raw = work / "context" / name
+        with tarfile.open(raw, "w") as tar:
             for path in sorted((work / "payload").rglob("*")):
                 info = tar.gettarinfo(str(path), arcname=str(path.relative_to(work / "payload")))
                 info.uid = 1000
@@ -266,6 +272,11 @@ def _hook_tarballs(env: BuildEnv, work: Path) -> None:
                         tar.addfile(info, handle)
                 else:
                     tar.addfile(info)
+        if name.endswith(".gz"):
+            # gzip with a fixed header time, so every build sees the same bytes
+            data = raw.read_bytes()
+            with raw.open("wb") as out, gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+                gz.write(data)
 
 
 PREPARE_HOOKS: dict[str, Callable[[BuildEnv, Path], None]] = {
@@ -305,6 +316,8 @@ def _common_args(env: BuildEnv, case: Case, work: Path) -> list[str]:
         args += ["--build-arg", f"{key}={env.fill(value)}"]
     for key, value in case.labels.items():
         args += ["--label", f"{key}={value}"]
+    if case.no_cache:
+        args.append("--no-cache")
     for secret in case.secrets:
         source = f"src={work / secret.src}" if secret.src else f"env={secret.env}"
         args += ["--secret", f"id={secret.id},{source}"]
