@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import getpass
 import logging
 import sys
 import threading
@@ -291,6 +290,8 @@ def run_login(args: argparse.Namespace) -> int:
         )
         password = args.password
     else:
+        import getpass  # noqa: PLC0415
+
         password = getpass.getpass(f"Password for {args.username}@{args.server}: ")
     if not password:
         raise UsageError("empty password", hint="pass it on standard input with --password-stdin")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import random
 import re
 from collections.abc import Callable, Sequence
 from types import TracebackType
@@ -36,6 +35,8 @@ from dockwright.registry.progress import ProgressCallback, Reporter
 from dockwright.registry.transport import Body, Clock, HttpSession
 
 if TYPE_CHECKING:
+    import random
+
     import httpx
 
 log = logging.getLogger(__name__)

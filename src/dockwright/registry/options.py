@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -127,6 +126,8 @@ def load_registry_config(
         return options
     except OSError as exc:
         raise UsageError(f"cannot read registry configuration {file}: {exc.strerror}") from exc
+    import tomllib  # noqa: PLC0415 - only when there is a file to read
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

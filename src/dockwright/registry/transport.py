@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import random
 import ssl
 import threading
 import time
@@ -33,6 +32,8 @@ from dockwright.registry.lean import LeanHttp
 from dockwright.registry.options import RegistryOptions
 
 if TYPE_CHECKING:
+    import random
+
     import httpx
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class HttpSession:
     ) -> None:
         self.options = options
         self.clock: Clock = clock or SystemClock()
-        self._rng = rng or random.Random()
+        self._rng = rng  # made on the first backoff: most commands never wait
         self._rng_lock = threading.Lock()
         self._transport = transport
         self._http: httpx.Client | None = None
@@ -183,6 +184,10 @@ class HttpSession:
     def backoff(self, attempt: int) -> float:
         """The delay before retry number ``attempt`` (0-based), with jitter."""
         with self._rng_lock:
+            if self._rng is None:
+                import random  # noqa: PLC0415
+
+                self._rng = random.Random()
             factor: float = 0.5 + self._rng.random() / 2
         return min(BACKOFF_CAP, BACKOFF_BASE * 2.0**attempt) * factor
 
