@@ -28,6 +28,7 @@ from dockwright.registry.progress import ProgressCallback, Reporter
 log = logging.getLogger(__name__)
 
 _OPTIONAL_LAYERS = ("foreign", "nondistributable")
+_SMALL_BLOB = 256 << 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,8 +123,13 @@ def _fetch_all(
 ) -> list[bool]:
     if len(blobs) <= 1 or client.options.parallel <= 1:
         return [_fetch_one(client, ref, sink, d, progress) for d in blobs]
-    workers = min(client.options.parallel, len(blobs))
-    # Largest first: the longest transfer starts at once, small ones fill the gaps.
+    # Largest first: the longest transfer starts at once. Small blobs (configs, tiny
+    # layers) get threads of their own beyond the limit (up to as many again), so they do
+    # not wait for a large one to end and then finish after everything else.
+    small = sum(1 for b in blobs if b.size <= _SMALL_BLOB)
+    large = len(blobs) - small
+    parallel = client.options.parallel
+    workers = min(len(blobs), min(parallel, large) + min(parallel, small))
     order = sorted(range(len(blobs)), key=lambda i: -blobs[i].size)
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dw-pull") as pool:
         started = {i: pool.submit(_fetch_one, client, ref, sink, blobs[i], progress) for i in order}
