@@ -33,7 +33,8 @@ CONFIG_FIELDS: tuple[str, ...] = (
     "OnBuild",
     "ArgsEscaped",
 )
-PLATFORM_FIELDS: tuple[str, ...] = ("architecture", "os", "variant")
+# Top-level config fields compared ("author" is what MAINTAINER sets).
+PLATFORM_FIELDS: tuple[str, ...] = ("architecture", "os", "variant", "author")
 
 _TYPES = {
     tarfile.REGTYPE: "file",
@@ -197,6 +198,8 @@ def flatten_archive(archive: Path) -> FlatImage:
             _apply_layer(files, contents, layer)
     files.pop("/", None)  # the root's own entry differs between archive writers
     platform = {k: str(config.get(k) or "") for k in PLATFORM_FIELDS}
+    if not platform["author"]:
+        del platform["author"]
     return FlatImage(
         files=files,
         config=_config_values(config),

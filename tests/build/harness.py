@@ -408,6 +408,34 @@ def run_image(env: BuildEnv, archive: Path, args: tuple[str, ...]) -> str:
     return env.daemon.run("run", "--rm", "--network=none", names[0], *args).stdout
 
 
+def secret_values(env: BuildEnv, case: Case) -> list[bytes]:
+    """The bytes of every secret ``case`` passes (file contents, environment values)."""
+    values = []
+    for secret in case.secrets:
+        if secret.src is not None:
+            values.append((case.folder / secret.src).read_bytes().strip())
+        elif secret.env is not None:
+            values.append(case.env[secret.env].encode())
+    return values
+
+
+def archive_mentions(archive: Path, needle: bytes) -> list[str]:
+    """Members of the docker-archive ``archive`` whose bytes (gzip layers decompressed)
+    contain ``needle``."""
+    found = []
+    with tarfile.open(archive, mode="r:*") as outer:
+        for member in outer.getmembers():
+            handle = outer.extractfile(member)
+            if handle is None:
+                continue
+            data = handle.read()
+            if data[:2] == b"\x1f\x8b":
+                data = gzip.decompress(data)
+            if needle in data:
+                found.append(member.name)
+    return found
+
+
 def shared_data() -> Path:
     """Files the HTTP server publishes (``tests/fixtures/build/_http``)."""
     return FIXTURES / "_http"

@@ -8,7 +8,15 @@ import pytest
 
 from build.cases import Case, all_cases
 from build.flatten import compare
-from build.harness import BuildEnv, buildkit_build, dockwright_build, flat, run_image
+from build.harness import (
+    BuildEnv,
+    archive_mentions,
+    buildkit_build,
+    dockwright_build,
+    flat,
+    run_image,
+    secret_values,
+)
 
 CASES = all_cases()
 
@@ -28,6 +36,10 @@ def test_dockwright_matches_buildkit(build_env: BuildEnv, case: Case) -> None:
             "the case itself is wrong: BuildKit's image does not print what case.toml says"
         )
     actual = dockwright_build(build_env, case)
+    for value in secret_values(build_env, case):
+        assert not archive_mentions(expected, value), "the case leaks its secret with BuildKit"
+        leaks = archive_mentions(actual, value)
+        assert not leaks, f"dockwright's image holds a secret's bytes in {leaks}"
     diffs = compare(flat(expected), flat(actual), case.expected_differences)
     assert not diffs, (
         f"case {case.name} ({case.description}): dockwright's image differs from BuildKit's\n"

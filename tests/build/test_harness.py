@@ -4,6 +4,7 @@ compared with itself is identical, and compare() catches each kind of corruption
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import io
 import json
 import tarfile
@@ -15,7 +16,7 @@ import pytest
 
 from build.cases import FIXTURES, Case, all_cases, load_case
 from build.flatten import Deliberate, Entry, FlatImage, compare, flatten_archive
-from build.harness import BuildEnv, buildkit_build, flat
+from build.harness import BuildEnv, archive_mentions, buildkit_build, flat
 
 # --- flattening, on archives written here ---------------------------------------------------
 
@@ -218,3 +219,11 @@ def test_deliberate_differences_excuse_only_what_they_name(reference: FlatImage)
     diffs = compare(reference, changed, excuses)
     assert diffs == [d for d in diffs if d.startswith("missing   /private")], diffs
     assert len(diffs) == 1
+
+
+def test_secret_scan_finds_bytes_in_gzip_layers_and_configs(tmp_path: Path) -> None:
+    layer = gzip.compress(_layer([("leak", b"prefix s3cret-token-bytes suffix", 0o644)]), mtime=0)
+    archive = _archive(tmp_path / "leak.tar", [layer], {"config": {"Env": ["X=s3cret-env"]}})
+    assert archive_mentions(archive, b"s3cret-token-bytes") == ["l0/layer.tar"]
+    assert archive_mentions(archive, b"s3cret-env") == ["config.json"]
+    assert archive_mentions(archive, b"not-there") == []
