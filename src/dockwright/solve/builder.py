@@ -269,11 +269,15 @@ class Builder:
                 self.records.append((key, hit))
         return hit
 
-    def commit(self, active: Active, key: str) -> StepLayer:
-        """Write a mounted snapshot's changes as a layer, keep it, record it in the cache."""
+    def commit(self, active: Active, key: str, *, always: bool = True) -> StepLayer:
+        """Write a mounted snapshot's changes as a layer, keep it, record it in the cache.
+
+        ``always``: a step that changed nothing still gets a (empty) layer, as BuildKit gives
+        RUN, COPY and ADD one; WORKDIR passes False (no layer when the directory existed).
+        """
         entries = active.changes(clamp_mtime=self.mtime)
         now = self.created if self.mtime is not None else rfc3339(time.time())
-        result = write_entries(self.store, entries, self.mtime or 0, now)
+        result = write_entries(self.store, entries, self.mtime or 0, now, empty_ok=always)
         if result.diff_id is not None:
             active.keep(result.diff_id)
         remember(self.store, key, result)

@@ -30,9 +30,14 @@ class StepLayer:
         return json.dumps({"layer": layer, "created": self.created})
 
 
-def write_entries(store: Store, entries: list[LayerEntry], mtime: int, created: str) -> StepLayer:
-    """Write ``entries`` as an uncompressed layer into ``store`` (made at ``created``)."""
-    if not entries:
+def write_entries(
+    store: Store, entries: list[LayerEntry], mtime: int, created: str, *, empty_ok: bool = False
+) -> StepLayer:
+    """Write ``entries`` as an uncompressed layer into ``store`` (made at ``created``).
+
+    No entries give no layer, unless ``empty_ok`` (then an empty tar is the layer).
+    """
+    if not entries and not empty_ok:
         return StepLayer(None, None, created)
     with store.ingest() as writer:
         info = write_layer(entries, writer, compression="none", mtime=mtime, add_parents=False)

@@ -3,7 +3,6 @@ the filesystem (WORKDIR's directory is made by the builder). One function per in
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
@@ -35,6 +34,62 @@ Expand = Callable[[str], str]
 def _go_list(items: Any) -> str:
     """Go's %v of a []string: ``[a b c]``."""
     return "[" + " ".join(items) + "]"
+
+
+_GO_ESCAPES = {ch: "\\" + code for ch, code in zip("\a\b\f\n\r\t\v", "abfnrtv", strict=True)}
+
+
+def _go_char(ch: str, quote: str) -> str:
+    if ch in (quote, "\\"):
+        return "\\" + ch
+    if ch in _GO_ESCAPES:
+        return _GO_ESCAPES[ch]
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code < 0x80:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def go_quote(text: str) -> str:
+    """Go's ``%q`` of a string."""
+    return '"' + "".join(_go_char(ch, '"') for ch in text) + '"'
+
+
+def go_quote_rune(value: int) -> str:
+    """Go's ``%q`` of an integer: a character literal (``'\\x04'`` for 4)."""
+    return "'" + _go_char(chr(value), "'") + "'"
+
+
+def go_quoted_list(items: Any) -> str:
+    """Go's ``%q`` of a []string: ``["a" "b"]``."""
+    return "[" + " ".join(go_quote(i) for i in items) + "]"
+
+
+def go_duration(ns: int) -> str:
+    """Go's ``time.Duration.String``."""
+    if ns == 0:
+        return "0s"
+    sign = "-" if ns < 0 else ""
+    ns = abs(ns)
+    if ns < 1_000_000_000:
+        for unit, size in (("ms", 1_000_000), ("\u00b5s", 1_000), ("ns", 1)):
+            if ns >= size:
+                whole, frac = divmod(ns, size)
+                digits = len(str(size)) - 1
+                tail = f"{frac:0{digits}d}".rstrip("0") if digits else ""
+                return f"{sign}{whole}{'.' + tail if tail else ''}{unit}"
+    hours, rest = divmod(ns, 3_600_000_000_000)
+    minutes, rest = divmod(rest, 60_000_000_000)
+    seconds, frac = divmod(rest, 1_000_000_000)
+    tail = f"{frac:09d}".rstrip("0")
+    text = f"{seconds}{'.' + tail if tail else ''}s"
+    if hours or minutes:
+        text = f"{minutes}m{text}"
+    if hours:
+        text = f"{hours}h{text}"
+    return sign + text
 
 
 def command_args(state: StageState, command: ShellOrExec) -> tuple[str, ...]:
@@ -149,18 +204,19 @@ def apply_volume(state: StageState, instr: Volume, lexer: Lexer, env: Mapping[st
 def apply_cmd(state: StageState, instr: Cmd, cmd_set: bool) -> str:
     """CMD."""
     args = command_args(state, instr.command)
-    state.set_run(replace(state.run, cmd=args, args_escaped=False))
-    return f"CMD {json.dumps(list(args))}"
+    # BuildKit marks the arguments escaped for every CMD and ENTRYPOINT (no effect on Linux).
+    state.set_run(replace(state.run, cmd=args, args_escaped=True))
+    return f"CMD {go_quoted_list(args)}"
 
 
 def apply_entrypoint(state: StageState, instr: Entrypoint, cmd_set: bool) -> str:
     """ENTRYPOINT (clears a CMD the stage did not set itself, as Docker does)."""
     args = command_args(state, instr.command)
-    run = replace(state.run, entrypoint=args)
+    run = replace(state.run, entrypoint=args, args_escaped=True)
     if not cmd_set:
         run = replace(run, cmd=None)
     state.set_run(run)
-    return f"ENTRYPOINT {json.dumps(list(args))}"
+    return f"ENTRYPOINT {go_quoted_list(args)}"
 
 
 def apply_shell(state: StageState, instr: Shell) -> str:
@@ -189,7 +245,12 @@ def apply_healthcheck(state: StageState, instr: Healthcheck) -> str:
         if value:
             check[key] = value
     state.set_run(replace(state.run, healthcheck=check))
-    return f"HEALTHCHECK {instr.original.split(None, 1)[1] if ' ' in instr.original else ''}"
+    durations = " ".join(
+        go_quote(go_duration(v or 0))
+        for v in (instr.interval, instr.timeout, instr.start_period, instr.start_interval)
+    )
+    retries = go_quote_rune(instr.retries or 0)
+    return f"HEALTHCHECK &{{{go_quoted_list(instr.test)} {durations} {retries}}}"
 
 
 def apply_maintainer(state: StageState, instr: Maintainer) -> str:

@@ -170,6 +170,11 @@ class MountPreparer:
 
     def _cache(self, mount: Mount) -> BindMount:
         ident = cache_mount_dir(self.cache_root, mount)
+        # BuildKit seeds a cache that sets mode/uid/gid or from= from its own source, which
+        # makes it another cache than the bare id: the same id with other options is apart.
+        seed = (mount.mode, mount.uid, mount.gid, mount.from_, mount.source)
+        if any(v is not None for v in seed):
+            ident += "\0" + repr(seed)
         name = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
         base = self.cache_root / name
         base.mkdir(parents=True, exist_ok=True)

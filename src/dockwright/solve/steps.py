@@ -32,13 +32,14 @@ from dockwright.dockerfile import (
     Workdir,
     parse_dockerfile,
 )
+from dockwright.dockerfile.heredoc import Heredoc, chomp
 from dockwright.dockerfile.mounts import MountError, parse_mount
 from dockwright.dockerfile.shell import ExpansionError, Lexer
 from dockwright.errors import BuildError, DockerfileError, DockwrightError
 from dockwright.image.model import empty_config
 from dockwright.image.platform import Platform, parse_platforms
 from dockwright.plan import BuildGraph
-from dockwright.sandbox import ProcessSpec, run_checked
+from dockwright.sandbox import ProcessSpec, resolve_user, run_checked
 from dockwright.solve import meta
 from dockwright.solve.events import StepEvent
 from dockwright.solve.mounts import MountPreparer, Redactor, prepared
@@ -46,7 +47,7 @@ from dockwright.solve.state import StageState, env_dict, key_of
 
 if TYPE_CHECKING:
     from dockwright.solve.builder import Builder
-    from dockwright.solve.copying import SourceTree
+    from dockwright.solve.copying import CopyRequest, SourceTree
 
 SCRATCH = "scratch"
 _FS_STEPS = (Run, Copy, Add, Workdir)
@@ -72,11 +73,22 @@ def _in_root(root: Path, path: str) -> Path:
     return current
 
 
-def make_dirs(root: Path, path: str) -> None:
-    """``mkdir -p path`` inside ``root`` (new directories 0755, root-owned)."""
-    target = _in_root(root, path)
-    if not target.exists():
-        target.mkdir(mode=0o755, parents=True, exist_ok=True)
+def make_dirs(root: Path, path: str, owner: tuple[int, int] | None = None) -> None:
+    """``mkdir -p path`` inside ``root``: new directories 0755, owned by ``owner`` (uid, gid;
+    root when None), as BuildKit makes WORKDIR's for the current USER."""
+    current = root
+    for part in [p for p in path.split("/") if p not in ("", ".", "..")]:
+        current = _in_root(root, str(current.relative_to(root) / part))
+        if not os.path.lexists(current):
+            current.mkdir(mode=0o755)
+            os.chmod(current, 0o755)  # noqa: S103 - image directories are 0755, as BuildKit makes them
+            if owner is not None and owner != (0, 0):
+                os.lchown(current, owner[0], owner[1])
+
+
+def _heredoc_text(doc: Heredoc) -> str:
+    """A heredoc's body, with leading tabs stripped for ``<<-``."""
+    return chomp(doc.content) if doc.chomp else doc.content
 
 
 class StageRunner:
@@ -128,6 +140,15 @@ class StageRunner:
         text = instr.original.strip() or instr.keyword
         return f"[{self.name} {self._position}/{self._total}] {text}"
 
+    def _owner(self, state: StageState, root: Path, instr: Instruction) -> tuple[int, int] | None:
+        if not state.run.user:
+            return None
+        try:
+            user = resolve_user(root, state.run.user)
+        except DockwrightError as exc:
+            raise self._located(instr, exc.message, exc.hint) from exc
+        return user.uid, user.gid
+
     def _platform(self) -> Platform:
         if self.node.platform:
             try:
@@ -166,6 +187,7 @@ class StageRunner:
             )
         elif node.base.lower() == SCRATCH:
             config = empty_config(platform)
+            config = replace(config, config=replace(config.config, working_dir="/"))
             state = StageState(
                 name=self.name,
                 index=self.index,
@@ -280,7 +302,8 @@ class StageRunner:
         else:
             raise self._located(instr, f"{instr.keyword} is not supported by the builder")
         state.key = key_of("meta", state.key, text)
-        self._record(state, text, empty=True)
+        if not isinstance(instr, Onbuild):  # BuildKit records no history for ONBUILD
+            self._record(state, text, empty=True)
 
     def _record(self, state: StageState, text: str, *, empty: bool, created: str = "") -> None:
         if created:
@@ -297,14 +320,14 @@ class StageRunner:
         text = meta.apply_workdir(state, path)
         label = self._label(instr)
         step = self.b.next_step(label)
-        key = key_of("workdir", state.key, path, str(state.platform))
+        key = key_of("workdir", state.key, path, state.run.user, str(state.platform))
         hit = self.b.lookup(key, self.name)
         started = time.monotonic()
         self.b.emit(StepEvent("start", step, label))
         if hit is None:
             with self.b.snapshotter.mount(self.b.lowers(state)) as active:
-                make_dirs(active.root, path)
-                hit = self.b.commit(active, key)
+                make_dirs(active.root, path, owner=self._owner(state, active.root, instr))
+                hit = self.b.commit(active, key, always=False)
             self.b.emit(StepEvent("done", step, label, seconds=time.monotonic() - started))
         else:
             self.b.count_cached()
@@ -338,10 +361,10 @@ class StageRunner:
                 f"<<'{docs[0].name}'",
                 f'<<"{docs[0].name}"',
             ):
-                return (*state.shell, docs[0].content)
+                return (*state.shell, _heredoc_text(docs[0]))
             script = text
             for doc in docs:
-                script += "\n" + doc.content + doc.name
+                script += "\n" + _heredoc_text(doc) + doc.name
             return (*state.shell, script)
         return (*state.shell, text)
 
@@ -553,7 +576,15 @@ class StageRunner:
         state.key = key if not instr.link else key_of("after-link", state.key, key)
         self._apply(state, hit, text)
 
-    def _history_copy(self, instr: Copy | Add, request: object) -> str:
-        words = instr.original.split(None, 1)
-        rest = words[1] if len(words) > 1 else ""
-        return f"{instr.keyword} {rest} # buildkit".replace("  ", " ")
+    def _history_copy(self, instr: Copy | Add, request: CopyRequest) -> str:
+        """BuildKit's text: the keyword, --chown/--chmod as given, expanded sources, dest."""
+        words = [instr.keyword]
+        if request.parents:
+            words.append("--parents")
+        if request.chown:
+            words.append(f"--chown={request.chown}")
+        if request.chmod:
+            words.append(f"--chmod={request.chmod}")
+        words += [*request.sources, *(f"<<{d.name}" for d in instr.heredoc_sources)]
+        words.append(request.dest)
+        return " ".join(words) + " # buildkit"
