@@ -4,11 +4,17 @@ finish (challenges, faults) still ends with verified content through httpx."""
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import subprocess
 import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from dockwright.image.reference import Reference
 from dockwright.registry import Client, RegistryOptions, pull, push
@@ -98,3 +104,51 @@ def test_pull_through_a_client_with_the_lean_path_verifies_everything(
     assert result.blobs_fetched == 3
     store.tag("lean:1", result.root)
     assert store.verify() == []
+
+
+@pytest.fixture
+def redirector(registry: RegistryServer) -> Iterator[tuple[str, list[str]]]:
+    """A server that answers every GET with a 307 to the same path on the registry (as
+    registries send blob GETs to storage); yields its host and the paths it was asked."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(307)
+            self.send_header("Location", f"http://{registry.host}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"127.0.0.1:{server.server_address[1]}", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_lean_blob_gets_follow_redirects(
+    registry: RegistryServer,
+    redirector: tuple[str, list[str]],
+    repo: str,
+    tmp_path: Path,
+) -> None:
+    name, digest = _pushed(registry, repo, tmp_path)
+    host, hits = redirector
+    store = Store.open(tmp_path / "dest")
+    with Client(RegistryOptions(), keychain=StaticKeychain()) as c:
+        result = pull(c, Reference.parse(name.replace(registry.host, host)), store)
+    assert str(result.root.digest) == digest
+    store.tag("lean:1", result.root)
+    assert store.verify() == []
+    blob_gets = Counter(p for p in hits if "/blobs/sha256:" in p)
+    # Followed by the lean path itself: no second GET of a blob through httpx.
+    assert len(blob_gets) == 3 and set(blob_gets.values()) == {1}, blob_gets

@@ -75,7 +75,7 @@ def _lean_fetch(
         return False
     headers = client.lean_headers(ep, client.pull_scopes(ref), {"Accept-Encoding": "identity"})
     try:
-        response = lean.get(url, headers)
+        response = lean.get_following(url, headers)
     except LeanFailure as exc:
         log.debug("lean GET of %s failed (%s); using httpx", desc.digest.short, exc)
         return False

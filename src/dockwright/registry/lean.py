@@ -18,6 +18,7 @@ import http.client
 import logging
 import ssl
 import threading
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 
 BUFFER_SIZE = 1 << 18
 _SMALL_BODY_MAX = 64 << 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+MAX_REDIRECTS = 5
 
 LeanFailure = (OSError, http.client.HTTPException)
 """What a lean request may raise; the caller then falls back to the httpx client."""
@@ -172,6 +175,23 @@ class LeanHttp:
                 log.debug("kept-alive connection to %s was closed; reconnecting", host)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def get_following(self, url: str, headers: Mapping[str, str]) -> LeanResponse:
+        """:meth:`get`, following up to ``MAX_REDIRECTS`` redirects (registries send blob
+        GETs to storage or a CDN that way); ``Authorization`` is not sent to another origin.
+        The last response is returned, a redirect too when there were more."""
+        response = self.get(url, headers)
+        for _ in range(MAX_REDIRECTS):
+            location = response.header("location")
+            if response.status not in _REDIRECTS or not location:
+                break
+            self._drain(response)
+            target = urllib.parse.urljoin(url, location)
+            if _origin(target) != _origin(url):
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+            url = target
+            response = self.get(url, headers)
+        return response
+
     def probe(self, host: str) -> str | None:
         """``https`` or ``http``: how a loopback or insecure ``host`` answers ``/v2/``;
         ``None`` when unsure (the caller's own probe then decides and reports errors)."""
@@ -207,3 +227,8 @@ class LeanHttp:
             conns, self._open = self._open, []
         for conn in conns:
             conn.close()
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), parts.netloc.lower()
