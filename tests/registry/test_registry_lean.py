@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from dockwright.image.model import Manifest
 from dockwright.image.reference import Reference
 from dockwright.registry import Client, RegistryOptions, pull, push
 from dockwright.registry.credentials import StaticKeychain
@@ -152,3 +153,30 @@ def test_lean_blob_gets_follow_redirects(
     blob_gets = Counter(p for p in hits if "/blobs/sha256:" in p)
     # Followed by the lean path itself: no second GET of a blob through httpx.
     assert len(blob_gets) == 3 and set(blob_gets.values()) == {1}, blob_gets
+
+
+class _FailingWriter:
+    """Takes one write, then fails like a full disk."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def write(self, data: bytes | memoryview, /) -> int:
+        self.calls += 1
+        if self.calls > 1:
+            raise OSError(28, "No space left on device")
+        return len(data)
+
+
+def test_a_failed_write_is_not_resumed(registry: RegistryServer, repo: str, tmp_path: Path) -> None:
+    name, _ = _pushed(registry, repo, tmp_path)
+    ref = Reference.parse(name)
+    with Client(RegistryOptions(), keychain=StaticKeychain()) as c:
+        root = c.get_manifest(ref)[1]
+        layer = max(Manifest.from_bytes(root).layers, key=lambda d: d.size)
+        out = _FailingWriter()
+        with pytest.raises(OSError, match="No space"):
+            c.fetch_blob(ref, layer, out)
+    # A write that failed may have left part of its bytes behind: going on after it
+    # would store bytes the running hash never saw.
+    assert out.calls == 2

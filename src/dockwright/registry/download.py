@@ -84,7 +84,22 @@ def _lean_fetch(
             client.session.pause_before_retry(response.status, response.header("retry-after"))
             return False
         buffer = lean.buffer()
-        while n := response.readinto(buffer):
+        while True:
+            try:
+                n = response.readinto(buffer)
+            except LeanFailure as exc:  # the network only: a failed write must not resume
+                log.info(
+                    "download of %s from %s broke at %d/%d bytes (%s); resuming",
+                    desc.digest.short,
+                    ep.host,
+                    state.done,
+                    desc.size,
+                    type(exc).__name__,
+                )
+                client.session.pause_before_retry(None)
+                return False
+            if not n:
+                return state.done == desc.size
             if state.done + n > desc.size:
                 raise _too_long(ref, desc, ep.host)
             chunk = buffer[:n]
@@ -93,18 +108,6 @@ def _lean_fetch(
             out.write(chunk)
             state.done += n
             reporter.emit("downloading", state.done)
-        return state.done == desc.size
-    except LeanFailure as exc:
-        log.info(
-            "download of %s from %s broke at %d/%d bytes (%s); resuming",
-            desc.digest.short,
-            ep.host,
-            state.done,
-            desc.size,
-            type(exc).__name__,
-        )
-        client.session.pause_before_retry(None)
-        return False
     finally:
         response.close()
 
