@@ -7,6 +7,7 @@ import hashlib
 import io
 import json
 import os
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from dockwright.image.model import ImageConfig, Manifest
 from dockwright.store import Store
 from support import require_tool, run_dockwright
 from support.images import store_rootfs_image
+from support.registry import RegistryServer
 
 RUNC_HINT = "apt-get install -y runc"
 
@@ -244,3 +246,96 @@ def test_json_progress_is_one_object_per_line(home: Path, tmp_path: Path) -> Non
     kinds = {e["kind"] for e in events}
     assert {"start", "done", "log"} <= kinds
     assert any("visible-line" in e.get("data", "") for e in events)
+
+
+def test_copy_source_that_matches_nothing(home: Path, tmp_path: Path) -> None:
+    ctx = _context(tmp_path, "FROM busybox\nRUN true\nCOPY missing.txt /x\n")
+    result = run_dockwright("build", ctx)
+    assert result.returncode != 0
+    assert "Dockerfile:3" in result.stderr
+    assert "missing.txt" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert Store.open(home).verify() == []
+
+
+def test_no_runc_is_one_clear_error(home: Path, tmp_path: Path) -> None:
+    ctx = _context(tmp_path, "FROM busybox\nRUN true\n")
+    empty = tmp_path / "empty-path"
+    empty.mkdir()
+    result = run_dockwright("build", ctx, env={"PATH": str(empty)})
+    assert result.returncode != 0
+    assert "runc" in result.stderr
+    assert "apt-get install runc" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_copy_snapshotter_builds_the_same_image(tmp_path: Path, busybox_rootfs_dir: Path) -> None:
+    """The copy fallback (no overlayfs) gives byte-identical layers to the overlay back end."""
+    require_tool("runc", RUNC_HINT)
+    dockerfile = (
+        "FROM busybox\nRUN mkdir -p /a/b && echo x > /a/b/f && rm -rf /etc/passwd /usr\n"
+        "COPY . /ctx/\nRUN rm -rf /ctx/sub && mkdir /ctx/sub && echo new > /ctx/sub/n\n"
+    )
+    digests = []
+    for kind in ("overlay", "copy"):
+        home = tmp_path / f"home-{kind}"
+        home.mkdir()
+        store_rootfs_image(home, busybox_rootfs_dir, "busybox:latest")
+        ctx = _context(tmp_path / kind, dockerfile, {"sub/old": "old\n", "top": "t\n"})
+        result = run_dockwright(
+            "build",
+            ctx,
+            "-q",
+            env={
+                "DOCKWRIGHT_HOME": str(home),
+                "DOCKWRIGHT_SNAPSHOTTER": kind,
+                "SOURCE_DATE_EPOCH": "1700000000",
+            },
+        )
+        assert result.returncode == 0, result.stderr
+        digests.append(result.stdout.strip())
+    assert digests[0] == digests[1]
+
+
+def test_push_iidfile_and_metadata_file(
+    home: Path, tmp_path: Path, registry: RegistryServer
+) -> None:
+    skopeo = require_tool("skopeo", "apt-get install -y skopeo")
+    ctx = _context(tmp_path, "FROM busybox\nRUN echo pushed > /p\n")
+    ref = f"{registry.host}/build/pushed:v1"
+    iid = tmp_path / "iid"
+    meta = tmp_path / "meta.json"
+    result = run_dockwright(
+        "build", ctx, "-t", ref, "--push",
+        "--insecure-registry", registry.host,
+        "--iidfile", iid, "--metadata-file", meta,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "pushed" in result.stdout
+    data = json.loads(meta.read_text())
+    assert data["containerimage.digest"] == iid.read_text()
+    inspect = subprocess.run(
+        [skopeo, "inspect", "--tls-verify=false", f"docker://{ref}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert inspect.returncode == 0, inspect.stderr
+    assert json.loads(inspect.stdout)["Layers"]
+    listing = run_dockwright("images")
+    assert "build/pushed" in listing.stdout
+
+
+def test_foreign_platform_run_without_emulation_says_so(
+    home: Path, tmp_path: Path, busybox_rootfs_dir: Path
+) -> None:
+    arch, qemu = ("arm64", "aarch64") if os.uname().machine == "x86_64" else ("amd64", "x86_64")
+    if Path(f"/proc/sys/fs/binfmt_misc/qemu-{qemu}").exists():
+        pytest.fail("this test expects a machine without a qemu binfmt handler for " + arch)
+    ctx = _context(tmp_path, "FROM scratch\nCOPY --chmod=755 busybox /bin/sh\nRUN true\n")
+    (ctx / "busybox").write_bytes((busybox_rootfs_dir / "bin" / "busybox").read_bytes())
+    result = run_dockwright("build", ctx, "--platform", f"linux/{arch}")
+    assert result.returncode != 0
+    assert "Dockerfile:3" in result.stderr
+    assert "binfmt" in result.stderr
+    assert "Traceback" not in result.stderr
+    # The same Dockerfile builds for the host's own platform.
+    assert run_dockwright("build", ctx).returncode == 0

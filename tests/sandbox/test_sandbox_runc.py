@@ -194,9 +194,7 @@ def test_bind_mount(executor: RuncExecutor, rootfs: Path, tmp_path: Path) -> Non
     assert status != 0
     assert out.startswith("from host\n")
     assert not (src / "new").exists()
-    # The mount point stays, empty, as BuildKit leaves it (tests/fixtures/build/mount-bind).
-    assert (rootfs / "ctx").is_dir()
-    assert list((rootfs / "ctx").iterdir()) == []
+    assert not (rootfs / "ctx").exists()
     rw = sh("touch /ctx/new", mounts=(BindMount(src, "/ctx", readonly=False),))
     assert executor.run(rootfs, rw) == 0
     assert (src / "new").exists()

@@ -259,21 +259,11 @@ class RuncExecutor:
             bundle = Path(tmp)
             extra = self._etc_files(rootfs, spec, bundle)
             targets = ["/proc", "/dev", "/sys", *(t for _, t in extra)]
+            targets += [m.target for m in spec.mounts]
             created = _created_paths(rootfs, targets)
-            # The mount points of the RUN's own mounts stay as directories, as BuildKit leaves
-            # them; only an empty file made to bind a file onto goes again.
-            file_stubs = [
-                in_root(rootfs, m.target)
-                for m in spec.mounts
-                if not os.path.lexists(in_root(rootfs, m.target)) and not m.source.is_dir()
-            ]
             # The parents' times, restored after the stubs go: a directory that only held a
             # mount point then looks untouched, and snapshot diffs leave it out (as BuildKit).
-            parents = {
-                p.parent: os.stat(p.parent, follow_symlinks=False)
-                for p in (*created, *file_stubs)
-                if os.path.lexists(p.parent)
-            }
+            parents = {p.parent: os.stat(p.parent, follow_symlinks=False) for p in created}
             config = runtime_config(rootfs, spec, user, extra)
             (bundle / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
             try:
@@ -281,13 +271,11 @@ class RuncExecutor:
             finally:
                 for path in created:
                     _remove_if_empty(rootfs, path)
-                for path in file_stubs:
-                    with contextlib.suppress(OSError):
-                        if path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
-                            path.unlink()
                 for parent, st in parents.items():
                     with contextlib.suppress(OSError):
-                        os.utime(parent, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
+                        os.utime(
+                            parent, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False
+                        )
 
     def _etc_files(self, rootfs: Path, spec: ProcessSpec, bundle: Path) -> list[tuple[Path, str]]:
         if not in_root(rootfs, "/etc").is_dir():

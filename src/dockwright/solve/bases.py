@@ -48,6 +48,11 @@ def image_in_store(store: Store, name: str, root: Descriptor, platform: Platform
     if not isinstance(doc, Manifest):
         raise NotFoundError(f"image {name}: a nested index is not supported")
     config = ImageConfig.from_bytes(store.read(doc.config.digest))
+    if config.os and config.architecture and not platform.matches(config.platform):
+        raise NotFoundError(
+            f"image {name} is for {config.platform}, not {platform}",
+            hint="use a multi-platform image, or build only for the image's platform",
+        )
     missing = [layer for layer in doc.layers if not store.has(layer.digest)]
     if missing:
         raise NotFoundError(

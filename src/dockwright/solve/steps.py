@@ -37,7 +37,7 @@ from dockwright.dockerfile.mounts import MountError, parse_mount
 from dockwright.dockerfile.shell import ExpansionError, Lexer
 from dockwright.errors import BuildError, DockerfileError, DockwrightError
 from dockwright.image.model import empty_config
-from dockwright.image.platform import Platform, parse_platforms
+from dockwright.image.platform import Platform, host_platform, parse_platforms
 from dockwright.plan import BuildGraph
 from dockwright.sandbox import ProcessSpec, resolve_user, run_checked
 from dockwright.solve import meta
@@ -84,6 +84,32 @@ def make_dirs(root: Path, path: str, owner: tuple[int, int] | None = None) -> No
             os.chmod(current, 0o755)  # noqa: S103 - image directories are 0755, as BuildKit makes them
             if owner is not None and owner != (0, 0):
                 os.lchown(current, owner[0], owner[1])
+
+
+# Architectures a host runs natively besides its own, and qemu's names for the others.
+_NATIVE = {"amd64": {"386"}, "arm64": {"arm"}}
+_QEMU = {"arm64": "aarch64", "amd64": "x86_64", "386": "i386", "arm": "arm", "ppc64le": "ppc64le",
+         "s390x": "s390x", "riscv64": "riscv64", "mips64le": "mips64el"}  # fmt: skip
+
+
+def emulation_problem(platform: Platform) -> str | None:
+    """Why RUN cannot execute ``platform``'s programs here (None when it can)."""
+    host = host_platform().architecture
+    arch = platform.architecture
+    if arch == host or arch in _NATIVE.get(host, set()):
+        return None
+    name = _QEMU.get(arch, arch)
+    handler = Path("/proc/sys/fs/binfmt_misc") / f"qemu-{name}"
+    try:
+        enabled = handler.read_text(encoding="utf-8").splitlines()[0] == "enabled"
+    except (OSError, IndexError):
+        enabled = False
+    if enabled:
+        return None
+    return (
+        f"RUN for {platform} needs emulation on this {host} machine, and no binfmt_misc "
+        f"handler for qemu-{name} is registered"
+    )
 
 
 def _heredoc_text(doc: Heredoc) -> str:
@@ -381,6 +407,14 @@ class StageRunner:
         raise BuildError(f"mount from={ref} is resolved by the runner", step=self.name)
 
     def _run(self, state: StageState, instr: Run) -> None:
+        problem = emulation_problem(state.platform)
+        if problem:
+            raise self._located(
+                instr,
+                problem,
+                "install qemu-user-static and binfmt-support (apt-get install qemu-user-static "
+                "binfmt-support), or cross-compile in a stage FROM --platform=$BUILDPLATFORM",
+            )
         expand = self._expander(state, instr)
         args = self._run_args(state, instr, expand)
         try:
