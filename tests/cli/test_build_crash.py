@@ -1,0 +1,114 @@
+"""A `dockwright build` killed with SIGKILL at random points leaves a valid store; the next
+build cleans up after it (mounts, half-written snapshots) and reuses what was committed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dockwright.store import Store
+from support import require_tool, run_dockwright
+from support.images import store_rootfs_image
+
+KILLS = int(os.environ.get("DOCKWRIGHT_BUILD_CRASH_KILLS", "20"))
+
+DOCKERFILE = """\
+FROM busybox
+RUN dd if=/dev/urandom of=/big1 bs=1M count=6 2>/dev/null && echo one > /one
+ARG N=0
+RUN echo "$N" > /n && dd if=/dev/zero of=/big2 bs=1M count=4 2>/dev/null
+COPY data.txt /data.txt
+RUN sleep 0.2 && echo "$N done" > /done
+"""
+
+
+def _check_store(home: Path) -> None:
+    index = json.loads((home / "index.json").read_text())
+    assert index["schemaVersion"] == 2
+    blobs = home / "blobs" / "sha256"
+    if blobs.is_dir():
+        for blob in blobs.iterdir():
+            digest = hashlib.sha256(blob.read_bytes()).hexdigest()
+            assert digest == blob.name, f"blob {blob} holds bytes of {digest}"
+    assert Store.open(home).verify() == []
+
+
+def _mounts_under(path: Path) -> list[str]:
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        return [line.split()[4] for line in handle if line.split()[4].startswith(str(path))]
+
+
+@pytest.mark.slow
+def test_sigkill_during_builds_leaves_a_valid_store(
+    tmp_path: Path, busybox_rootfs_dir: Path
+) -> None:
+    require_tool("runc", "apt-get install -y runc")
+    home = tmp_path / "home"
+    home.mkdir()
+    store_rootfs_image(home, busybox_rootfs_dir, "busybox:latest")
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "Dockerfile").write_text(DOCKERFILE)
+    (ctx / "data.txt").write_text("data\n")
+    env = {**os.environ, "DOCKWRIGHT_HOME": str(home)}
+
+    def command(n: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "dockwright",
+            "build",
+            str(ctx),
+            "-t",
+            "crash:test",
+            "--build-arg",
+            f"N={n}",
+            "--progress",
+            "plain",
+        ]
+
+    started = time.monotonic()
+    first = subprocess.run(command(0), env=env, capture_output=True, text=True, check=False)
+    assert first.returncode == 0, first.stderr
+    duration = time.monotonic() - started
+
+    rng = random.Random(20261128)
+    killed = attempts = 0
+    window = duration * 1.2
+    while killed < KILLS:
+        attempts += 1
+        assert attempts <= 3 * KILLS, f"only {killed} of {attempts} builds could be killed"
+        if attempts % 3 == 0:
+            (ctx / "data.txt").write_text(f"data {attempts}\n")
+        proc = subprocess.Popen(
+            command(attempts),
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        time.sleep(rng.uniform(0.0, window))
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            killed += 1
+        else:
+            window *= 0.8
+        proc.wait()
+        _check_store(home)
+
+    final = run_dockwright(*command(10_000)[3:], env={"DOCKWRIGHT_HOME": str(home)})
+    assert final.returncode == 0, final.stderr
+    # The first RUN was committed long ago: it must come from the cache, not run again.
+    assert "#2 CACHED" in final.stderr, final.stderr
+    _check_store(home)
+    assert _mounts_under(home) == [], "a build left overlay mounts behind"
+    assert run_dockwright("images", env={"DOCKWRIGHT_HOME": str(home)}).stdout.count("crash") == 1
