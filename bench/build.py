@@ -7,10 +7,20 @@ files) with the issue's multistage Dockerfile (bench/build_images.py), the stand
 ``golang`` (busybox + GOROOT) and ``busybox`` as docker-archives, a private dockerd (same flags
 as scripts/start-dockerd.sh), a private buildah storage root and a private dockwright store:
 
-  buildkit    DOCKER_BUILDKIT=1 /usr/bin/docker build --progress plain -t app:bench
+  buildkit    DOCKER_BUILDKIT=1 /usr/bin/docker build --progress plain --network=host -t app:bench
+              -f Dockerfile.buildkit CTX (the Dockerfile minus `# syntax=`, which would make
+              BuildKit fetch docker/dockerfile:1 from Docker Hub; dockerd's built-in frontend
+              knows RUN --mount; --network=host: the private dockerd has no bridge)
   buildah     buildah --root R --runroot R --storage-driver overlay build --layers --pull=never
-              --isolation oci -t app:bench (TMPDIR private too: buildah keeps cache mounts there)
-  dockwright  dockwright build CTX -f CTX/Dockerfile -t app:bench --progress plain
+              --isolation oci --network=host -t app:bench -f Dockerfile CTX (TMPDIR private
+              too: buildah keeps cache mounts there; --layers: cache steps as BuildKit does;
+              the bases are named localhost/golang and localhost/busybox by `buildah pull
+              docker-archive:`, which `FROM golang` finds with --pull=never)
+  dockwright  dockwright build CTX -f Dockerfile -t app:bench --progress plain (its default
+              RUN network is the host's; no --iidfile, which would turn its no-change memo off:
+              the image ID comes from its output)
+
+The Dockerfiles live outside the context, so `COPY . .` takes the Go files only.
 
 Scenarios, each the wall time of the whole command (fork to exit), tool order rotating:
 
@@ -39,6 +49,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +81,8 @@ class Results:
     nochange: dict[str, Series] = field(default_factory=dict)
     edit: dict[str, Series] = field(default_factory=dict)
     memory: dict[str, Memory] = field(default_factory=dict)
+    cpu: dict[str, dict[str, list[float]]] = field(default_factory=dict)  # scenario, tool
+    base_load: dict[str, list[float]] = field(default_factory=dict)  # untimed, for context
     versions: dict[str, str] = field(default_factory=dict)
     machine: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -115,6 +128,16 @@ def rotated(builders: Sequence[Builder], turn: int) -> list[Builder]:
     """``builders`` starting at a different one each turn, so none is always first."""
     k = turn % len(builders)
     return [*builders[k:], *builders[:k]]
+
+
+def _build(results: Results, scenario: str, builder: Builder) -> Build:
+    """One timed build, its CPU seconds recorded beside (they suffer less from a busy
+    machine than wall time)."""
+    before = builder.cpu()
+    b = builder.build()
+    used = builder.cpu() - before
+    results.cpu.setdefault(scenario, {}).setdefault(builder.name, []).append(used)
+    return b
 
 
 def _log(label: str, b: Build) -> None:
@@ -199,9 +222,9 @@ def measure(
     with phases(f"cold builds: {args.cold} per tool (state reset and bases loaded, untimed)"):
         for rnd in range(args.cold):
             for builder in rotated(builders, rnd):
-                builder.reset()
+                results.base_load.setdefault(builder.name, []).append(builder.reset())
                 subprocess.run(["sync"], check=False)
-                b = builder.build()
+                b = _build(results, "cold", builder)
                 results.cold[builder.name].builds.append(b)
                 _log(f"cold {rnd + 1}", b)
 
@@ -210,7 +233,7 @@ def measure(
     with phases(f"no-change rebuilds: {args.rounds} per tool"):
         for rnd in range(args.rounds):
             for builder in rotated(builders, rnd):
-                b = builder.build()
+                b = _build(results, "nochange", builder)
                 results.nochange[builder.name].builds.append(b)
                 _log("no-change", b)
     for name, series in results.nochange.items():
@@ -224,7 +247,7 @@ def measure(
         for rnd in range(args.rounds):
             for builder in rotated(builders, rnd):
                 build_images.edit_program(context, next(serials))
-                b = builder.build()
+                b = _build(results, "edit", builder)
                 results.edit[builder.name].builds.append(b)
                 _log(f"edit {rnd + 1}", b)
     for name, series in results.edit.items():
@@ -285,15 +308,24 @@ def targets_for(results: Results) -> list[Target]:
     return targets
 
 
-def _table(title: str, series: Mapping[str, Series]) -> None:
+def _table(title: str, series: Mapping[str, Series], cpu: Mapping[str, Sequence[float]]) -> None:
     print(title)
-    print(f"  {'tool':<11} {'median':>8} {'min':>8} {'max':>8}  {'/ buildkit':>10}")
+    print(
+        f"  {'tool':<11} {'median':>8} {'min':>8} {'max':>8}  {'/ buildkit':>10}"
+        f"  {'CPU median':>10}  {'/ buildkit':>10}"
+    )
     ref = _median(series, REFERENCE)
+    ref_cpu = statistics.median(cpu[REFERENCE]) if cpu.get(REFERENCE) else None
     for name, s in series.items():
         r = _ratio(s.median, ref)
         ratio = f"{r:9.3f}x" if r is not None else ""
+        mine = statistics.median(cpu[name]) if cpu.get(name) else None
+        rc = _ratio(mine, ref_cpu)
+        cpu_text = fmt_s(mine) if mine is not None else ""
+        cpu_ratio = f"{rc:9.3f}x" if rc is not None else ""
         print(
-            f"  {name:<11} {fmt_s(s.median)} {fmt_s(min(s.times))} {fmt_s(max(s.times))}  {ratio}"
+            f"  {name:<11} {fmt_s(s.median)} {fmt_s(min(s.times))} {fmt_s(max(s.times))}  "
+            f"{ratio:>10}  {cpu_text:>10}  {cpu_ratio:>10}"
         )
     for name, s in series.items():
         steps = s.step_medians()
@@ -318,15 +350,49 @@ def report(results: Results, phases: Mapping[str, float], total: float) -> list[
         f"  machine         {m.get('cpus')} CPUs, kernel {m.get('kernel')}, 1-min load "
         f"{m.get('loadavg_start', 0.0):.2f} at start, {m.get('loadavg_end', 0.0):.2f} at end"
     )
+    cpus = m.get("cpus")
+    loads = [m.get("loadavg_start", 0.0), m.get("loadavg_end", 0.0)]
+    if isinstance(cpus, int) and any(isinstance(x, float) and x > cpus for x in loads):
+        print(
+            "  WARNING         the 1-minute load exceeded the CPU count: other work competed "
+            "for the CPUs,\n                  so timings are noisy (rotation keeps medians "
+            "comparable, not exact)"
+        )
+    print(
+        "  notes           BuildKit reads Dockerfile.buildkit (the same without `# syntax=`: "
+        "no Docker Hub here);\n"
+        "                  RUN on the host network for all (dockerd has no bridge); buildah "
+        "--layers (cache like BuildKit's)"
+    )
     print()
     counts = max((len(s.builds) for s in results.cold.values()), default=0)
-    _table(f"Cold build, every cache empty (median of {counts})", results.cold)
+    _table(
+        f"Cold build, every cache empty (median of {counts})",
+        results.cold,
+        results.cpu.get("cold", {}),
+    )
+    print(
+        "  loading the two bases before it (untimed; docker load / buildah pull / dockwright "
+        "copy, medians):"
+    )
+    for name, seconds in results.base_load.items():
+        cold = _median(results.cold, name) or 0.0
+        load = statistics.median(seconds)
+        print(f"    {name:<11} {fmt_s(load)}   cold + load {fmt_s(cold + load)}")
     print()
     counts = max((len(s.builds) for s in results.nochange.values()), default=0)
-    _table(f"Rebuild with nothing changed (median of {counts})", results.nochange)
+    _table(
+        f"Rebuild with nothing changed (median of {counts})",
+        results.nochange,
+        results.cpu.get("nochange", {}),
+    )
     print()
     counts = max((len(s.builds) for s in results.edit.values()), default=0)
-    _table(f"Rebuild after editing {build_images.EDITED_FILE} (median of {counts})", results.edit)
+    _table(
+        f"Rebuild after editing {build_images.EDITED_FILE} (median of {counts})",
+        results.edit,
+        results.cpu.get("edit", {}),
+    )
     print()
     if results.memory:
         print("Peak memory of dockwright build (process tree sampled every 50 ms, untimed runs)")
@@ -367,6 +433,8 @@ def json_figures(results: Results, targets: Sequence[Target]) -> dict[str, objec
         "nochange": {k: v.as_json() for k, v in results.nochange.items()},
         "edit": {k: v.as_json() for k, v in results.edit.items()},
         "memory": {k: vars(v) for k, v in results.memory.items()},
+        "cpu_s": results.cpu,
+        "base_load_s": results.base_load,
         "targets": [
             {"name": t.name, "value": t.value, "limit": t.limit, "ok": t.ok} for t in targets
         ],

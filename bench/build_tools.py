@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import threading
@@ -27,6 +28,27 @@ TAG = "app:bench"
 _STEP_START = re.compile(r"^#(\d+) \[([^\]]+)\] (.*)$")
 _STEP_DONE = re.compile(r"^#(\d+) (?:DONE|CACHED)(?: ([0-9.]+)s)?")
 _PAGE = os.sysconf("SC_PAGE_SIZE")
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(root: int) -> float:
+    """CPU seconds of the live process tree under ``root``: each process's user + system time
+    plus what its children that it reaped used (so nothing is counted twice)."""
+    total = 0
+    for pid in _tree(root):
+        try:
+            with open(f"/proc/{pid}/stat", encoding="utf-8") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / _CLK_TCK
+
+
+def children_cpu() -> float:
+    """User + system CPU seconds of this process's reaped children so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _read_iid(path: Path) -> str:
@@ -58,11 +80,16 @@ class Builder(Protocol):
 
     name: str
 
-    def reset(self) -> None:
-        """Empty every cache and store of this tool, then load the two base images."""
+    def reset(self) -> float:
+        """Empty every cache and store of this tool, then load the two base images; return
+        the seconds the loads took (not part of the cold build's time; printed beside it)."""
 
     def build(self) -> Build:
         """Build the context once, timed; the Build's digest is the image ID."""
+
+    def cpu(self) -> float:
+        """CPU seconds used so far by the command lines this builder runs and by any daemon
+        doing the work for them (for a delta around one build)."""
 
 
 @dataclass
@@ -76,14 +103,17 @@ class Docker:
     work: Path
     name: str = "buildkit"
 
-    def reset(self) -> None:
+    def reset(self) -> float:
         """Remove the result image and prune the whole build cache (cache mounts included);
         (re)load the bases, which stay unpacked in dockerd's image store like the other
         tools' bases stay in theirs."""
         self.daemon.run("image", "rm", "-f", TAG, check=False)
         self.daemon.run("builder", "prune", "-af")
+        self.daemon.run("image", "rm", "-f", *(a.tag for a in self.archives), check=False)
+        start = time.perf_counter()
         for archive in self.archives:
             self.daemon.run("load", "-i", str(archive.path))
+        return time.perf_counter() - start
 
     def build(self) -> Build:
         iid = self.work / "docker.iid"
@@ -104,6 +134,11 @@ class Docker:
         ]
         ran = run(cmd, env=self.daemon.env(DOCKER_BUILDKIT="1"))
         return Build(self.name, ran.seconds, _read_iid(iid), plain_steps(ran.stderr))
+
+    def cpu(self) -> float:
+        """The client's, plus dockerd's tree (containerd, BuildKit's runc and RUN commands)."""
+        pid = self.daemon.process.pid if self.daemon.process is not None else None
+        return children_cpu() + (tree_cpu(pid) if pid is not None else 0.0)
 
 
 @dataclass
@@ -160,18 +195,20 @@ class Buildah:
             _services._unmount_under(self.base)
             shutil.rmtree(self.base, ignore_errors=True)
 
-    def reset(self) -> None:
+    def reset(self) -> float:
         """A new storage root (and TMPDIR), then ``buildah pull docker-archive:`` the bases:
         they are named localhost/golang and localhost/busybox, which is what ``FROM golang``
         resolves to with --pull=never."""
         self._drop()
         self.generation += 1
         (self.base / "tmp").mkdir(parents=True)
+        start = time.perf_counter()
         for archive in self.archives:
             run(
                 [*self._global(), "pull", "--quiet", f"docker-archive:{archive.path}"],
                 env=self.run_env(),
             )
+        return time.perf_counter() - start
 
     def stop(self) -> None:
         """Remove the storage root (mounts first)."""
@@ -197,6 +234,10 @@ class Buildah:
         ]
         ran = run(cmd, env=self.run_env())
         return Build(self.name, ran.seconds, _read_iid(iid))
+
+    def cpu(self) -> float:
+        """buildah runs everything as its own descendants."""
+        return children_cpu()
 
 
 @dataclass
@@ -231,23 +272,26 @@ class Dockwright:
             _services._unmount_under(self.home)
             shutil.rmtree(self.home, ignore_errors=True)
 
-    def reset(self) -> None:
+    def reset(self) -> float:
         """A new DOCKWRIGHT_HOME, then ``dockwright copy docker-archive:F store:NAME``."""
         self._drop()
         self.generation += 1
+        start = time.perf_counter()
         for archive in self.archives:
             run(
                 [*self.command, "copy", f"docker-archive:{archive.path}", f"store:{archive.tag}"],
                 env=self.run_env(),
             )
+        return time.perf_counter() - start
 
     def stop(self) -> None:
         """Remove the store."""
         self._drop()
 
     def argv(self) -> list[str]:
-        """The timed command line."""
-        iid = self.work / "dockwright.iid"
+        """The timed command line. No --iidfile: dockwright answers an unchanged rebuild from
+        its memo only when no output file is asked for, so the image ID is read from the
+        ``image sha256:...`` line it prints instead."""
         return [
             *self.command,
             "build",
@@ -258,20 +302,21 @@ class Dockwright:
             TAG,
             "--progress",
             "plain",
-            "--iidfile",
-            str(iid),
         ]
 
     def build(self) -> Build:
-        iid = self.work / "dockwright.iid"
-        iid.unlink(missing_ok=True)
         ran = run(self.argv(), env=self.run_env())
+        image = re.search(r"^(?:image|index) (sha256:[0-9a-f]{64})", ran.stdout, re.MULTILINE)
         steps = plain_steps(ran.stderr + ran.stdout)
         note = ""
         cached = re.search(r"\((\d+)/(\d+) steps cached\)", ran.stdout + ran.stderr)
         if cached:
             note = f"{cached.group(1)}/{cached.group(2)} cached"
-        return Build(self.name, ran.seconds, _read_iid(iid), steps, note)
+        return Build(self.name, ran.seconds, image.group(1) if image else "", steps, note)
+
+    def cpu(self) -> float:
+        """dockwright runs everything (runc, the RUN commands) as its own descendants."""
+        return children_cpu()
 
 
 # -- memory ------------------------------------------------------------------------------------
