@@ -273,9 +273,7 @@ class RuncExecutor:
                     _remove_if_empty(rootfs, path)
                 for parent, st in parents.items():
                     with contextlib.suppress(OSError):
-                        os.utime(
-                            parent, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False
-                        )
+                        os.utime(parent, ns=(st.st_atime_ns, st.st_mtime_ns), follow_symlinks=False)
 
     def _etc_files(self, rootfs: Path, spec: ProcessSpec, bundle: Path) -> list[tuple[Path, str]]:
         if not in_root(rootfs, "/etc").is_dir():
