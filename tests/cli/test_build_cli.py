@@ -339,3 +339,29 @@ def test_foreign_platform_run_without_emulation_says_so(
     assert "Traceback" not in result.stderr
     # The same Dockerfile builds for the host's own platform.
     assert run_dockwright("build", ctx).returncode == 0
+
+
+def test_ssh_agent_is_forwarded_only_on_request(home: Path, tmp_path: Path) -> None:
+    agent = require_tool("ssh-agent", "apt-get install -y openssh-client")
+    sock = tmp_path / "agent.sock"
+    started = subprocess.run([agent, "-a", str(sock)], capture_output=True, text=True, check=True)
+    pid = next(
+        line.split("=", 1)[1].split(";", 1)[0]
+        for line in started.stdout.splitlines()
+        if line.startswith("SSH_AGENT_PID=")
+    )
+    try:
+        ctx = _context(
+            tmp_path,
+            'FROM busybox\nRUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo yes > /ssh\n',
+        )
+        env = {"SSH_AUTH_SOCK": str(sock)}
+        forwarded = run_dockwright("build", ctx, "-t", "ssh", "--ssh", "default", env=env)
+        assert forwarded.returncode == 0, forwarded.stderr
+        _, files = _image(home, "ssh")
+        assert files["ssh"][2] == b"yes\n"
+        assert not any(name.startswith("run/buildkit") for name in files)
+        refused = run_dockwright("build", ctx, "--no-cache", env=env)
+        assert refused.returncode != 0  # no --ssh: no socket, so the test in RUN fails
+    finally:
+        subprocess.run(["kill", pid], check=False)
