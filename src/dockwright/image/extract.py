@@ -57,21 +57,20 @@ from __future__ import annotations
 import os
 import stat
 import tarfile
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Literal, Protocol, cast
+from typing import BinaryIO, Literal, cast
 
-from dockwright.errors import DockwrightError, ImageFormatError, UnsafeLayerError, UsageError
+from dockwright.errors import ImageFormatError, UnsafeLayerError, UsageError
+from dockwright.image.decompress import ExtractCompression, Reader, decompressed
 from dockwright.image.layer import CHUNK_SIZE
 
-ExtractCompression = Literal["auto", "gzip", "zstd", "none"]
-Whiteouts = Literal["apply", "keep", "overlay"]
+# decompressed and ExtractCompression live in image/decompress.py; importable from here too.
+__all__ = ["ExtractCompression", "ExtractReport", "Whiteouts", "decompressed", "extract_layer"]
 
-_GZIP_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+Whiteouts = Literal["apply", "keep", "overlay"]
 _MAX_SYMLINK_HOPS = 40
 _WHITEOUT = ".wh."
 _OPAQUE = ".wh..wh..opq"
@@ -105,80 +104,6 @@ class ExtractReport:
     hardlinks: int
     whiteouts: int
     skipped: tuple[str, ...]
-
-
-class _Reader(Protocol):
-    def read(self, size: int = -1, /) -> bytes: ...
-
-
-class _Prefixed:
-    """A reader that gives back bytes already taken from ``raw`` before reading on."""
-
-    def __init__(self, prefix: bytes, raw: _Reader) -> None:
-        self._prefix, self._raw = prefix, raw
-
-    def read(self, size: int = -1, /) -> bytes:
-        if not self._prefix:
-            return self._raw.read(size)
-        cut = len(self._prefix) if size < 0 else size
-        data, self._prefix = self._prefix[:cut], self._prefix[cut:]
-        return data + self._raw.read() if size < 0 else data
-
-
-class _Guarded:
-    """Makes a failure to read or decompress the layer an :class:`ImageFormatError`, apart
-    from errors writing ``dest``."""
-
-    def __init__(self, raw: _Reader, errors: tuple[type[BaseException], ...]) -> None:
-        self._raw, self._errors = raw, errors
-
-    def read(self, size: int = -1, /) -> bytes:
-        try:
-            return self._raw.read(size)
-        except self._errors as exc:
-            raise ImageFormatError(f"layer data is corrupt or truncated: {exc}") from exc
-
-
-def _decompressed(raw: _Reader, compression: str) -> _Guarded:
-    errors: tuple[type[BaseException], ...] = (OSError, EOFError, zlib.error)
-    raw = _Guarded(raw, (OSError,))
-    if compression == "auto":
-        head = b""
-        while len(head) < 4 and (more := raw.read(4 - len(head))):
-            head += more
-        raw = _Prefixed(head, raw)
-        if head.startswith(_GZIP_MAGIC):
-            compression = "gzip"
-        elif head == _ZSTD_MAGIC:
-            compression = "zstd"
-        else:
-            compression = "none"
-    if compression == "gzip":
-        import gzip  # noqa: PLC0415 - only layers that need it pay for the import
-
-        return _Guarded(gzip.GzipFile(fileobj=cast(BinaryIO, raw), mode="rb"), errors)
-    if compression == "zstd":
-        try:
-            import zstandard  # noqa: PLC0415 - optional extra
-        except ImportError as exc:
-            raise DockwrightError(
-                "zstd layers need the 'zstandard' package", hint="pip install dockwright[zstd]"
-            ) from exc
-        reader: _Reader = zstandard.ZstdDecompressor().stream_reader(
-            cast(BinaryIO, raw), read_across_frames=True, closefd=False
-        )
-        return _Guarded(reader, (*errors, zstandard.ZstdError))
-    if compression == "none":
-        return _Guarded(raw, errors)
-    raise UsageError(f"unknown layer compression {compression!r}: use auto, gzip, zstd or none")
-
-
-def decompressed(raw: BinaryIO, compression: ExtractCompression = "auto") -> _Reader:
-    """A reader of the tar inside the layer blob ``raw`` (gzip or zstd sniffed with "auto").
-
-    Reading raises :class:`ImageFormatError` when the blob is corrupt or truncated.
-    """
-    return _decompressed(raw, compression)
 
 
 def _member_parts(name: str, member: str | None = None) -> list[str]:
@@ -581,7 +506,7 @@ def extract_layer(
     with ExitStack() as stack:
         if isinstance(layer, Path):
             try:
-                raw: _Reader = stack.enter_context(layer.open("rb"))
+                raw: BinaryIO = stack.enter_context(layer.open("rb"))
             except OSError as exc:
                 raise ImageFormatError(f"cannot read layer {layer}: {exc.strerror}") from exc
         else:
@@ -591,7 +516,7 @@ def extract_layer(
         except OSError as exc:
             raise UsageError(f"cannot extract into {dest}: {exc.strerror}") from exc
         stack.callback(os.close, root_fd)
-        stream = _decompressed(raw, compression)
+        stream = decompressed(raw, compression)
         if whiteouts is None:
             whiteouts = "apply" if apply_whiteouts else "keep"
         elif whiteouts not in ("apply", "keep", "overlay"):
@@ -604,7 +529,7 @@ def extract_layer(
         return report
 
 
-def _open_tar(stream: _Guarded) -> tarfile.TarFile:
+def _open_tar(stream: Reader) -> tarfile.TarFile:
     try:
         return tarfile.open(
             fileobj=cast(BinaryIO, stream),
@@ -616,7 +541,7 @@ def _open_tar(stream: _Guarded) -> tarfile.TarFile:
         raise ImageFormatError(f"layer is not a tar archive: {exc}") from exc
 
 
-def _apply_all(stream: _Guarded, applier: _Applier) -> ExtractReport:
+def _apply_all(stream: Reader, applier: _Applier) -> ExtractReport:
     with _open_tar(stream) as tar:
         what = "the layer"
         try:
