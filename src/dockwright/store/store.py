@@ -37,8 +37,12 @@ from dockwright.image.model import Descriptor, Index, canonical_json
 from dockwright.image.platform import Platform
 from dockwright.store import _fs, graph
 from dockwright.store.blobwriter import BlobWriter
+from dockwright.store.cache import CacheItem, CacheMixin
 from dockwright.store.reference import normalize_tag
 from dockwright.store.source import DigestMismatchError, describe_missing
+
+# CacheItem lives in store/cache.py (with the cache_* methods); importable from here too.
+__all__ = ["CacheItem", "KeepHook", "PruneReport", "Store", "default_root"]
 
 log = logging.getLogger(__name__)
 
@@ -71,15 +75,6 @@ class PruneReport:
     kept: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class CacheItem:
-    """One record of the store's key/value cache, with when it was last written or read."""
-
-    key: str
-    value: str
-    last_used: float
-
-
 # Called by prune under its exclusive lock with the digests the tags reach; returns more
 # digests to keep (e.g. the layers of the build cache's records).
 KeepHook = Callable[[frozenset[Digest]], Iterable[Digest]]
@@ -91,7 +86,7 @@ def _strip_ref(desc: Descriptor) -> Descriptor:
     return replace(desc, annotations={k: v for k, v in desc.annotations.items() if k != _REF})
 
 
-class Store:
+class Store(CacheMixin):
     """A content-addressed blob store with tags; open one with :meth:`Store.open`."""
 
     def __init__(self, root: Path) -> None:
@@ -544,88 +539,6 @@ class Store:
             if absent:
                 problems.append(f"image {name} lacks blob(s): {describe_missing(absent)}")
         return problems
-
-    # ------------------------------------------------------------------ cache
-
-    def _cache_path(self, namespace: str, key: str) -> Path:
-        token = hashlib.sha256(f"{namespace}\0{key}".encode()).hexdigest()
-        return self._cache / token[:2] / token
-
-    def cache_get(self, namespace: str, key: str) -> str | None:
-        """The value last stored for ``key`` in ``namespace``, or ``None``.
-
-        Values may name blobs a prune has since removed; check :meth:`has` before use.
-        """
-        try:
-            obj = json.loads(self._cache_path(namespace, key).read_bytes())
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as exc:
-            log.warning("ignoring unreadable cache entry %s/%s: %s", namespace, key, exc)
-            return None
-        if not isinstance(obj, dict) or obj.get("n") != namespace or obj.get("k") != key:
-            return None
-        value = obj.get("v")
-        return value if isinstance(value, str) else None
-
-    def cache_put(self, namespace: str, key: str, value: str) -> None:
-        """Remember ``value`` for ``key`` in ``namespace`` (atomically replacing any old one)."""
-        path = self._cache_path(namespace, key)
-        try:
-            path.parent.mkdir(exist_ok=True)
-            # No fsync: cache_get reads a lost or torn entry as a miss.
-            _fs.atomic_write(
-                self._tmp,
-                path,
-                canonical_json({"n": namespace, "k": key, "v": value}),
-                durable=False,
-            )
-        except OSError as exc:
-            raise self._io_error("write a cache entry", exc) from exc
-
-    def cache_touch(self, namespace: str, key: str) -> None:
-        """Mark ``key``'s record as used now (what a least-recently-used trim goes by)."""
-        with contextlib.suppress(OSError):
-            os.utime(self._cache_path(namespace, key))
-
-    def cache_delete(self, namespace: str, key: str) -> bool:
-        """Forget ``key`` in ``namespace``; False when there was no record."""
-        try:
-            self._cache_path(namespace, key).unlink()
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise self._io_error("delete a cache entry", exc) from exc
-        return True
-
-    def cache_items(self, namespace: str) -> list[CacheItem]:
-        """Every record of ``namespace`` (reads the whole cache; meant for prune and tools).
-
-        ``last_used`` is the later of the record's write time and its last read time, as
-        far as the file system keeps access times (``relatime`` marks the first read after
-        a write), and :meth:`cache_touch` sets it explicitly.
-        """
-        items: list[CacheItem] = []
-        try:
-            buckets = sorted(p for p in self._cache.iterdir() if p.is_dir())
-        except FileNotFoundError:
-            return items
-        for bucket in buckets:
-            for path in sorted(bucket.iterdir()):
-                try:
-                    stat = path.stat()
-                    data = path.read_bytes()
-                    # Reading here is not a use: put the access time back.
-                    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-                    obj = json.loads(data)
-                except (OSError, ValueError):
-                    continue
-                if not isinstance(obj, dict) or obj.get("n") != namespace:
-                    continue
-                key, value = obj.get("k"), obj.get("v")
-                if isinstance(key, str) and isinstance(value, str):
-                    items.append(CacheItem(key, value, max(stat.st_mtime, stat.st_atime)))
-        return items
 
 
 def _sorted_entries(entries: list[Descriptor]) -> tuple[Descriptor, ...]:
