@@ -56,10 +56,14 @@ def test_the_default_and_keep_are_unchanged(tmp_path: Path) -> None:
         (dest / "gone").write_bytes(b"g")
         extract_layer(io.BytesIO(blob), dest, **kwargs)  # type: ignore[arg-type]
         assert not (dest / "gone").exists()
-    for name, kwargs in (("c", {"apply_whiteouts": False}), ("d", {"whiteouts": "keep"})):
+    cases: tuple[tuple[str, dict[str, object]], ...] = (
+        ("c", {"apply_whiteouts": False}),
+        ("d", {"whiteouts": "keep"}),
+    )
+    for name, options in cases:
         dest = tmp_path / name
         dest.mkdir()
-        extract_layer(io.BytesIO(blob), dest, **kwargs)  # type: ignore[arg-type]
+        extract_layer(io.BytesIO(blob), dest, **options)  # type: ignore[arg-type]
         assert (dest / ".wh.gone").is_file() and (dest / "d/.wh..wh..opq").is_file()
     with pytest.raises(UsageError):
         extract_layer(io.BytesIO(blob), tmp_path / "a", whiteouts="bogus")  # type: ignore[arg-type]

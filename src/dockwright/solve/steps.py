@@ -32,17 +32,17 @@ from dockwright.dockerfile import (
     Workdir,
     parse_dockerfile,
 )
-from dockwright.dockerfile.heredoc import Heredoc, chomp
 from dockwright.dockerfile.mounts import MountError, parse_mount
 from dockwright.dockerfile.shell import ExpansionError, Lexer
 from dockwright.errors import BuildError, DockerfileError, DockwrightError
 from dockwright.image.model import empty_config
-from dockwright.image.platform import Platform, host_platform, parse_platforms
+from dockwright.image.platform import Platform, parse_platforms
 from dockwright.plan import BuildGraph
 from dockwright.sandbox import ProcessSpec, resolve_user, run_checked
 from dockwright.solve import meta
 from dockwright.solve.events import StepEvent
 from dockwright.solve.mounts import MountPreparer, Redactor, prepared
+from dockwright.solve.runstep import emulation_problem, history_run, run_args
 from dockwright.solve.state import StageState, env_dict, key_of
 
 if TYPE_CHECKING:
@@ -84,37 +84,6 @@ def make_dirs(root: Path, path: str, owner: tuple[int, int] | None = None) -> No
             os.chmod(current, 0o755)  # noqa: S103 - image directories are 0755, as BuildKit makes them
             if owner is not None and owner != (0, 0):
                 os.lchown(current, owner[0], owner[1])
-
-
-# Architectures a host runs natively besides its own, and qemu's names for the others.
-_NATIVE = {"amd64": {"386"}, "arm64": {"arm"}}
-_QEMU = {"arm64": "aarch64", "amd64": "x86_64", "386": "i386", "arm": "arm", "ppc64le": "ppc64le",
-         "s390x": "s390x", "riscv64": "riscv64", "mips64le": "mips64el"}  # fmt: skip
-
-
-def emulation_problem(platform: Platform) -> str | None:
-    """Why RUN cannot execute ``platform``'s programs here (None when it can)."""
-    host = host_platform().architecture
-    arch = platform.architecture
-    if arch == host or arch in _NATIVE.get(host, set()):
-        return None
-    name = _QEMU.get(arch, arch)
-    handler = Path("/proc/sys/fs/binfmt_misc") / f"qemu-{name}"
-    try:
-        enabled = handler.read_text(encoding="utf-8").splitlines()[0] == "enabled"
-    except (OSError, IndexError):
-        enabled = False
-    if enabled:
-        return None
-    return (
-        f"RUN for {platform} needs emulation on this {host} machine, and no binfmt_misc "
-        f"handler for qemu-{name} is registered"
-    )
-
-
-def _heredoc_text(doc: Heredoc) -> str:
-    """A heredoc's body, with leading tabs stripped for ``<<-``."""
-    return chomp(doc.content) if doc.chomp else doc.content
 
 
 class StageRunner:
@@ -373,39 +342,6 @@ class StageRunner:
 
     # -- RUN -------------------------------------------------------------------------------
 
-    def _run_args(
-        self, state: StageState, instr: Run, expand: Callable[[str], str]
-    ) -> tuple[str, ...]:
-        command = instr.command
-        if command.exec_form:
-            return tuple(command.args)
-        text = " ".join(command.args)
-        if instr.heredocs:
-            docs = instr.heredocs
-            if (len(docs) == 1 and text.strip() == f"<<{docs[0].name}") or text.strip() in (
-                f"<<-{docs[0].name}",
-                f"<<'{docs[0].name}'",
-                f'<<"{docs[0].name}"',
-            ):
-                return (*state.shell, _heredoc_text(docs[0]))
-            script = text
-            for doc in docs:
-                script += "\n" + _heredoc_text(doc) + doc.name
-            return (*state.shell, script)
-        return (*state.shell, text)
-
-    def _history_run(self, state: StageState, args: tuple[str, ...], instr: Run) -> str:
-        with_values = [
-            (k, v) for k, v in state.args.items() if v is not None and k not in state.env
-        ]
-        prefix = ""
-        if with_values:
-            prefix = f"|{len(with_values)} " + " ".join(f"{k}={v}" for k, v in with_values) + " "
-        return f"RUN {prefix}{' '.join(args)} # buildkit"
-
-    def _stage_root(self, ref: str) -> Path:
-        raise BuildError(f"mount from={ref} is resolved by the runner", step=self.name)
-
     def _run(self, state: StageState, instr: Run) -> None:
         problem = emulation_problem(state.platform)
         if problem:
@@ -416,7 +352,7 @@ class StageRunner:
                 "binfmt-support), or cross-compile in a stage FROM --platform=$BUILDPLATFORM",
             )
         expand = self._expander(state, instr)
-        args = self._run_args(state, instr, expand)
+        args = run_args(state, instr)
         try:
             mounts = tuple(parse_mount(m.spec, expand=expand) for m in instr.mounts)
         except MountError as exc:
@@ -438,7 +374,7 @@ class StageRunner:
             str(state.platform),
             instr.security,
         )
-        text = self._history_run(state, args, instr)
+        text = history_run(state, args)
         label = self._label(instr)
         step = self.b.next_step(label)
         started = time.monotonic()
