@@ -177,6 +177,47 @@ class _Applier:
         self.deferred_dirs: list[tuple[list[str], tarfile.TarInfo]] = []
         self.counts = {"files": 0, "dirs": 0, "symlinks": 0, "hardlinks": 0, "whiteouts": 0}
         self.skipped: list[str] = []
+        # The directories down to the last member's parent, kept open (name, descriptor):
+        # layers list a directory's entries together, and walking from the root for each
+        # member costs two syscalls per level. Only plain directories (no symlink on the way)
+        # are kept; a member that may replace one of them, and every whiteout, cuts the chain.
+        self._chain: list[tuple[str, int]] = []
+
+    def close(self, depth: int = 0) -> None:
+        """Let go of the kept directories below ``depth``."""
+        while len(self._chain) > depth:
+            os.close(self._chain.pop()[1])
+
+    def _parent_of(self, parts: list[str], member: str) -> int:
+        """A descriptor of the member's parent (owned by the chain: do not close it)."""
+        depth = 0
+        while (
+            depth < len(self._chain)
+            and depth < len(parts)
+            and self._chain[depth][0] == parts[depth]
+        ):
+            depth += 1
+        self.close(depth)
+        for part in parts[depth:]:
+            if part in ("", ".", ".."):
+                break
+            fd = self._chain[-1][1] if self._chain else self.root_fd
+            st = _lstat(part, fd)
+            if st is None:
+                next_fd = self._make_parent(fd, part)
+            elif stat.S_ISDIR(st.st_mode):
+                next_fd = os.open(part, _WALK_FLAGS, dir_fd=fd)
+                self.ours.add(_inode(st))
+            else:
+                break  # a symlink (or worse): the careful walk below decides
+            self._chain.append((part, next_fd))
+        else:
+            return self._chain[-1][1] if self._chain else self.root_fd
+        self.close()
+        careful = self.resolve_dir(parts, create=True, member=member)
+        assert careful is not None
+        self._chain.append(("\0", careful))  # never matches a name: dropped by the next member
+        return fd
 
     def _walk_physical(self, parts: Sequence[str], member: str) -> int:
         """Walk ``parts`` from the root again, following no link at all."""
@@ -271,10 +312,12 @@ class _Applier:
             raise UnsafeLayerError(member.name, "a non-directory cannot replace the root")
         name = parts[-1]
         if self.whiteouts != "keep" and name.startswith(_WHITEOUT):
+            self.close()
             self._whiteout(member.name, parts)
             return
-        parent_fd = self.resolve_dir(parts[:-1], create=True, member=member.name)
-        assert parent_fd is not None
+        parent_fd = self._parent_of(parts[:-1], member.name)
+        if len(self._chain) > len(parts) - 1 and self._chain[len(parts) - 1][0] == name:
+            self.close(len(parts) - 1)  # this member may replace a kept directory
         try:
             if member.isreg():
                 self._file(tar, member, parent_fd, name)
@@ -290,8 +333,9 @@ class _Applier:
                 self.skipped.append(
                     f"{member.name}: unsupported tar entry type {member.type!r} skipped"
                 )
-        finally:
-            os.close(parent_fd)
+        except BaseException:
+            self.close()
+            raise
 
     def _owner(self, member: tarfile.TarInfo, fd: int) -> None:
         if self.preserve_owner:
@@ -460,6 +504,7 @@ class _Applier:
 
     def finish(self) -> ExtractReport:
         """Set directory metadata (deepest first) and report."""
+        self.close()
         for parts, member in sorted(self.deferred_dirs, key=lambda item: -len(item[0])):
             parent_fd = self.resolve_dir(parts[:-1], create=False, member=member.name)
             if parent_fd is None:
@@ -522,6 +567,7 @@ def extract_layer(
         elif whiteouts not in ("apply", "keep", "overlay"):
             raise UsageError(f"unknown whiteout handling {whiteouts!r}: use apply, keep or overlay")
         applier = _Applier(root_fd, dest, whiteouts, allow_devices, preserve_owner)
+        stack.callback(applier.close)
         report = _apply_all(stream, applier)
         # Read to the end so a gzip or zstd checksum after the tar is verified too.
         while stream.read(CHUNK_SIZE):
