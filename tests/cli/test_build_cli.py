@@ -227,10 +227,13 @@ def test_rebuild_reuses_the_cache_and_notices_edits(home: Path, tmp_path: Path) 
     )
     first = run_dockwright("build", ctx, "-t", "c", "--progress", "plain")
     assert first.returncode == 0, first.stderr
-    again = run_dockwright("build", ctx, "-t", "c", "--progress", "plain")
+    iid = tmp_path / "iid"
+    again = run_dockwright("build", ctx, "-t", "c", "--progress", "plain", "--iidfile", iid)
     assert again.returncode == 0, again.stderr
     assert "CACHED" in again.stderr
     assert again.stdout.split()[1] == first.stdout.split()[1]
+    assert "(2/2 steps cached)" in again.stdout  # answered from the memo of the first build
+    assert iid.read_text() == first.stdout.split()[1]
     (ctx / "input").write_text("two\n")
     edited = run_dockwright("build", ctx, "-t", "c", "--progress", "plain", "--no-cache")
     assert edited.returncode == 0, edited.stderr

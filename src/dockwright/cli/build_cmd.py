@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -93,9 +94,38 @@ def _plan(args: argparse.Namespace) -> MemoPlan | None:
     return MemoPlan(_store_root(), memo.memo_key(parts), signature, tuple(folders))
 
 
+def write_result_files(
+    args: argparse.Namespace,
+    final: str,
+    root: dict[str, object],
+    config: str | None,
+    tags: list[str],
+) -> None:
+    """``--iidfile`` and ``--metadata-file`` (BuildKit's keys)."""
+    from dockwright.errors import PublishError  # noqa: PLC0415
+
+    meta: dict[str, object] = {
+        "containerimage.digest": final,
+        "containerimage.descriptor": {k: root[k] for k in ("mediaType", "digest", "size")},
+    }
+    if config:
+        meta["containerimage.config.digest"] = config
+    if tags:
+        meta["image.name"] = ",".join(tags)
+    for flag, path, text in (
+        ("--iidfile", args.iidfile, final),
+        ("--metadata-file", args.metadata_file, json.dumps(meta, indent=2)),
+    ):
+        if path:
+            try:
+                Path(path).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise PublishError(f"cannot write {flag} {path}: {exc.strerror}") from exc
+
+
 def _fast(args: argparse.Namespace, plan: MemoPlan) -> int | None:
     """Answer from the memo when every input holds and nothing else is asked for."""
-    if args.output or args.push or args.iidfile or args.metadata_file or args.cache_to:
+    if args.output or args.push or args.cache_to:
         return None
     record = memo.lookup(plan.root, plan.key, plan.folders)
     if record is None:
@@ -110,6 +140,8 @@ def _fast(args: argparse.Namespace, plan: MemoPlan) -> int | None:
     current = memo.read_tags(plan.root)
     if any(current.get(str(t)) != digest for t in tags):
         return None  # a tag to (re)write: the full path does it with the store's locking
+    config = root.get("config")
+    write_result_files(args, digest, root, str(config) if config else None, [str(t) for t in tags])
     quiet = args.quiet or args.progress == "quiet"
     recorded = record.get("steps")
     steps = [str(s) for s in recorded] if isinstance(recorded, list) else []

@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from dockwright.cli.build_cmd import write_result_files
 from dockwright.errors import (
     DockwrightError,
     NotFoundError,
-    PublishError,
     RegistryError,
     UsageError,
 )
@@ -146,11 +145,13 @@ def _record(
     if builder.remote_inputs or len(resolver.resolved) < builder.images_resolved:
         return
     blobs = [str(result.root.digest)] + [str(d.digest) for d in store.walk(result.root)]
-    root = {
+    root: dict[str, object] = {
         "mediaType": result.root.media_type,
         "digest": str(result.root.digest),
         "size": result.root.size,
     }
+    if len(result.images) == 1:
+        root["config"] = str(result.images[0].config.digest)
     memo.remember(
         store.cache_put,
         plan.key,
@@ -295,30 +296,13 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
                 )
             )
     final = published[0].digest if published else result.root.digest
-    if args.iidfile:
-        try:
-            Path(args.iidfile).write_text(str(final), encoding="utf-8")
-        except OSError as exc:
-            raise PublishError(f"cannot write --iidfile {args.iidfile}: {exc.strerror}") from exc
-    if args.metadata_file:
-        meta = {
-            "containerimage.digest": str(final),
-            "containerimage.descriptor": {
-                "mediaType": result.root.media_type,
-                "digest": str(result.root.digest),
-                "size": result.root.size,
-            },
-        }
-        if len(result.images) == 1:
-            meta["containerimage.config.digest"] = str(result.images[0].config.digest)
-        if tags:
-            meta["image.name"] = ",".join(tags)
-        try:
-            Path(args.metadata_file).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-        except OSError as exc:
-            raise PublishError(
-                f"cannot write --metadata-file {args.metadata_file}: {exc.strerror}"
-            ) from exc
+    config = str(result.images[0].config.digest) if len(result.images) == 1 else None
+    root = {
+        "mediaType": result.root.media_type,
+        "digest": str(result.root.digest),
+        "size": result.root.size,
+    }
+    write_result_files(args, str(final), root, config, list(tags))
     if quiet:
         print(final)
         return 0

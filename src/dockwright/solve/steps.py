@@ -221,7 +221,9 @@ class StageRunner:
                 onbuild=list(config.config.on_build),
                 last_created=config.created,
             )
-        self.b.emit(StepEvent("done", step, label, seconds=time.monotonic() - started))
+        # Resolving a base is metadata only (its layers unpack when a step needs them).
+        self.b.count_cached()
+        self.b.emit(StepEvent("cached", step, label, seconds=time.monotonic() - started))
         return state
 
     def _triggers(self, state: StageState) -> list[Instruction]:
