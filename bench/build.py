@@ -373,7 +373,7 @@ def report(results: Results, phases: Mapping[str, float], total: float) -> list[
     )
     print(
         "  loading the two bases before it (untimed; docker load / buildah pull / dockwright "
-        "copy, medians):"
+        "copy --unpack: each loads and unpacks, medians):"
     )
     for name, seconds in results.base_load.items():
         cold = _median(results.cold, name) or 0.0

@@ -368,3 +368,18 @@ def test_ssh_agent_is_forwarded_only_on_request(home: Path, tmp_path: Path) -> N
         assert refused.returncode != 0  # no --ssh: no socket, so the test in RUN fails
     finally:
         subprocess.run(["kill", pid], check=False)
+
+
+def test_copy_unpack_lays_out_the_layers_before_the_first_build(home: Path, tmp_path: Path) -> None:
+    archive = tmp_path / "bb.tar"
+    assert run_dockwright("save", "busybox", "-o", archive).returncode == 0
+    other = tmp_path / "other-home"
+    env = {"DOCKWRIGHT_HOME": str(other)}
+    copied = run_dockwright("copy", "--unpack", f"oci-archive:{archive}", "store:bb:1", env=env)
+    assert copied.returncode == 0, copied.stderr
+    layers = list((other / "snapshots" / "layers").iterdir())
+    assert len(layers) == 1
+    ctx = _context(tmp_path, "FROM bb:1\nRUN test -x /bin/busybox\n")
+    built = run_dockwright("build", ctx, env=env)
+    assert built.returncode == 0, built.stderr
+    assert [p.name for p in (other / "snapshots" / "layers").iterdir()].count(layers[0].name) == 1

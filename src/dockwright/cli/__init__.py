@@ -242,6 +242,11 @@ def _add_registry_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     pull.add_argument("--platform", default=None, help="platforms to pull (default: host)")
     pull.add_argument("--all-platforms", action="store_true", help="every platform of an index")
     pull.add_argument("-q", "--quiet", action="store_true", help="print only the digest")
+    pull.add_argument(
+        "--unpack",
+        action="store_true",
+        help="also unpack the layers for builds now (as docker pull does), not at first use",
+    )
     add_registry_flags(pull)
     pull.set_defaults(func=_run("pull"))
 
@@ -263,6 +268,11 @@ def _add_registry_commands(sub: argparse._SubParsersAction[_Parser]) -> None:
     copy.add_argument("src", metavar="SRC")
     copy.add_argument("dest", metavar="DEST")
     copy.add_argument("--platform", default=None, help="platforms to copy (default: all)")
+    copy.add_argument(
+        "--unpack",
+        action="store_true",
+        help="with a store: destination, also unpack the layers for builds now (as docker load)",
+    )
     add_registry_flags(copy)
     copy.set_defaults(func=_run("copy"))
 

@@ -9,7 +9,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dockwright.cli.build_cmd import write_result_files
 from dockwright.errors import (
@@ -27,6 +27,7 @@ from dockwright.store import Store, normalize_tag
 if TYPE_CHECKING:
     from dockwright.cli.build_cache import CacheTransfer
     from dockwright.cli.build_cmd import MemoPlan
+    from dockwright.publish import PublishResult
 
 
 def _pairs(items: list[str], flag: str, *, need_value: bool = True) -> dict[str, str]:
@@ -214,10 +215,15 @@ def _options(args: argparse.Namespace) -> BuildOptions:
     )
 
 
+def _publish(*args: Any, **kwargs: Any) -> PublishResult:
+    from dockwright.publish import publish  # noqa: PLC0415 - only when exporting
+
+    return publish(*args, **kwargs)
+
+
 def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
     """Run the build; record it in the memo when ``memo`` allows."""
     from dockwright.cli.build_progress import progress_printer  # noqa: PLC0415
-    from dockwright.publish import parse_output, publish  # noqa: PLC0415
     from dockwright.sandbox import RuncExecutor  # noqa: PLC0415
     from dockwright.snapshot import open_snapshotter  # noqa: PLC0415
 
@@ -232,15 +238,18 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
         ):
             push = True
             continue
+        from dockwright.publish import parse_output  # noqa: PLC0415
+
         specs.append(parse_output(text))
     if push and not tags:
         raise UsageError("--push needs at least one -t registry/repository:tag to push to")
-    from dockwright.solve.cachetransfer import parse_cache_spec  # noqa: PLC0415
+    if args.cache_from or args.cache_to:
+        from dockwright.solve.cachetransfer import parse_cache_spec  # noqa: PLC0415
 
-    for text in args.cache_from:
-        parse_cache_spec(text, export=False)
-    for text in args.cache_to:
-        parse_cache_spec(text, export=True)
+        for text in args.cache_from:
+            parse_cache_spec(text, export=False)
+        for text in args.cache_to:
+            parse_cache_spec(text, export=True)
     store = Store.open()
     quiet = args.quiet or args.progress == "quiet"
     emit, finish = progress_printer(args.progress, sys.stderr, quiet=quiet)
@@ -286,7 +295,7 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
                 continue
             wanted = spec.extra.get("platform")
             published.append(
-                publish(
+                _publish(
                     spec,
                     store,
                     result.root,

@@ -138,6 +138,10 @@ def run_pull(args: argparse.Namespace) -> int:
                 progress=progress,
                 client=client,
             )
+            if args.unpack:
+                from dockwright.cli.unpack import unpack_image  # noqa: PLC0415
+
+                unpack_image(store, root)
     if args.quiet:
         print(root.digest)
         return 0
@@ -259,6 +263,10 @@ def run_copy(args: argparse.Namespace) -> int:
             )
             tags = [dest.ref or name]
         published = publish(spec, source, root, tags, store=store)
+        if args.unpack and dest.kind == "store":
+            from dockwright.cli.unpack import unpack_image  # noqa: PLC0415
+
+            unpack_image(store, store.resolve(tags[0]))
     print(f"copied {args.src} to {args.dest} ({published.digest})")
     for note in published.notes:
         print(f"note: {note}")

@@ -18,7 +18,6 @@ This follows BuildKit's Dockerfile front-end (``dockerfile2llb/convert.go``) ste
 
 from __future__ import annotations
 
-import difflib
 import heapq
 import re
 from collections.abc import Iterable, Mapping
@@ -224,6 +223,8 @@ def _resolve_target(dockerfile: Dockerfile, target: str | None) -> int:
     if named:
         listing = ", ".join(f"{s.name} (line {s.from_.start_line})" for s in named)
         hint = f"the stages are: {listing}"
+        import difflib  # noqa: PLC0415 - only for the error's suggestion
+
         close = difflib.get_close_matches(lowered, [str(s.name) for s in named], n=1)
         if close:
             hint = f"did you mean {close[0]!r}? {hint}"

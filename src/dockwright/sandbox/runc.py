@@ -9,7 +9,6 @@ import resource
 import shutil
 import subprocess
 import tempfile
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -288,7 +287,7 @@ class RuncExecutor:
         return [(resolv, "/etc/resolv.conf"), (hosts, "/etc/hosts")]
 
     def _run_bundle(self, binary: str, bundle: Path, output: OutputSink | None) -> int:
-        container_id = f"{self._id_prefix}{uuid.uuid4().hex[:24]}"
+        container_id = f"{self._id_prefix}{os.urandom(12).hex()}"
         log = bundle / "runc.log"
         command = self._command(
             binary, "--log", str(log), "--log-format", "json", "run", "--bundle", str(bundle)

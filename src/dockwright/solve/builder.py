@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import partial
 
 from dockwright.dockerfile import (
@@ -64,11 +63,12 @@ class BuildResult:
 
 
 def rfc3339(seconds: float) -> str:
-    """``seconds`` since the epoch as RFC 3339 UTC, with nanoseconds when not whole."""
-    moment = datetime.fromtimestamp(seconds, UTC)
-    if seconds == int(seconds):
-        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """``seconds`` since the epoch as RFC 3339 UTC, with microseconds when not whole."""
+    whole = int(seconds)
+    text = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+    if seconds == whole:
+        return text + "Z"
+    return f"{text}.{min(int((seconds - whole) * 1_000_000), 999_999):06d}Z"
 
 
 class Builder:
@@ -251,12 +251,26 @@ class Builder:
     def lowers(self, state: StageState) -> list[Digest]:
         """The stage's layers, unpacked for the snapshotter (once per layer)."""
         chain = state.chain
-        for layer, diff_id in zip(state.layers, chain, strict=True):
-            if not self.snapshotter.has(diff_id):
-                self.snapshotter.unpack(
-                    diff_id, partial(self.store.open_blob, layer.digest), layer.media_type
-                )
+        todo = [
+            (diff_id, layer)
+            for layer, diff_id in zip(state.layers, chain, strict=True)
+            if not self.snapshotter.has(diff_id)
+        ]
+        if len(todo) > 1:
+            # Layers unpack independently (each into its own folder): at once.
+            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+            with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
+                jobs = [pool.submit(self._unpack, diff_id, layer) for diff_id, layer in todo]
+                for job in jobs:
+                    job.result()
+        elif todo:
+            self._unpack(*todo[0])
         return list(chain)
+
+    def _unpack(self, diff_id: Digest, layer: Descriptor) -> None:
+        opener = partial(self.store.open_blob, layer.digest)
+        self.snapshotter.unpack(diff_id, opener, layer.media_type)
 
     def lookup(self, key: str, stage: str) -> StepLayer | None:
         """The cached result of a step, unless the cache is off for this stage."""

@@ -7,7 +7,6 @@ import errno
 import fcntl
 import logging
 import os
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,7 @@ def fsync_dir(path: Path) -> None:
 def new_temp(tmpdir: Path, suffix: str = "") -> tuple[Path, BinaryIO]:
     """Create and exclusively lock a fresh temp file; the lock marks it as live."""
     for _ in range(100):
-        path = tmpdir / f"{TEMP_PREFIX}{os.getpid()}-{secrets.token_hex(8)}{suffix}"
+        path = tmpdir / f"{TEMP_PREFIX}{os.getpid()}-{os.urandom(8).hex()}{suffix}"
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         except FileExistsError:

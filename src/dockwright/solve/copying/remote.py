@@ -9,7 +9,6 @@ the host git's own (a fetch into a fresh ``git init``), not a copy of BuildKit's
 
 from __future__ import annotations
 
-import email.utils
 import hashlib
 import os
 import posixpath
@@ -204,6 +203,8 @@ def fetch_url(url: str, checksum: str | None, scratch: Path) -> tuple[Path, str]
     when = 0.0  # BuildKit dates a download without Last-Modified at the epoch
     if modified:
         try:
+            import email.utils  # noqa: PLC0415 - only ADD of a URL needs it
+
             when = email.utils.parsedate_to_datetime(modified).timestamp()
         except (TypeError, ValueError):
             when = 0.0

@@ -1,0 +1,44 @@
+"""``--unpack`` for ``pull`` and ``copy … store:``: lay an image's layers out as snapshots now,
+as ``docker load``/``docker pull`` do, so the first build FROM it starts at once."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+
+from dockwright.image.model import Descriptor, ImageConfig, Manifest, parse_document
+from dockwright.store import Store
+
+
+def unpack_image(store: Store, root: Descriptor) -> int:
+    """Unpack every layer of every image under ``root`` that is in the store (once per
+    layer, in parallel); return how many layers were unpacked now."""
+    from dockwright.snapshot import open_snapshotter  # noqa: PLC0415
+
+    snapshotter = open_snapshotter(store.root / "snapshots")
+    todo = {}
+    for desc in [root, *store.walk(root)]:
+        if not desc.is_manifest or not store.has(desc.digest):
+            continue
+        doc = parse_document(store.read(desc.digest), desc.media_type)
+        if not isinstance(doc, Manifest) or not store.has(doc.config.digest):
+            continue
+        config = ImageConfig.from_bytes(store.read(doc.config.digest))
+        for layer, diff_id in zip(doc.layers, config.diff_ids, strict=False):
+            if store.has(layer.digest) and not snapshotter.has(diff_id):
+                todo[diff_id] = layer
+    if not todo:
+        return 0
+    with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
+        jobs = [
+            pool.submit(
+                snapshotter.unpack,
+                diff_id,
+                partial(store.open_blob, layer.digest),
+                layer.media_type,
+            )
+            for diff_id, layer in todo.items()
+        ]
+        for job in jobs:
+            job.result()
+    return len(todo)
