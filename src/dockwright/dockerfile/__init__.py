@@ -10,8 +10,7 @@
 Nothing here expands variables: fields hold the Dockerfile's raw text.
 """
 
-from typing import TYPE_CHECKING
-
+from dockwright.dockerfile.dump import dump
 from dockwright.dockerfile.gocompat import go_quote
 from dockwright.dockerfile.heredoc import Heredoc
 from dockwright.dockerfile.instructions import (
@@ -97,16 +96,3 @@ __all__ = [
     "parse_instruction",
     "parse_mount",
 ]
-
-
-if TYPE_CHECKING:
-    from dockwright.dockerfile.dump import dump
-
-
-def __getattr__(name: str) -> object:
-    # ``dump`` (BuildKit's AST print) is for outline and the conformance tests: loaded on use.
-    if name == "dump":
-        from dockwright.dockerfile.dump import dump  # noqa: PLC0415
-
-        return dump
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
