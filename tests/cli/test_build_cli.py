@@ -383,3 +383,24 @@ def test_copy_unpack_lays_out_the_layers_before_the_first_build(home: Path, tmp_
     built = run_dockwright("build", ctx, env=env)
     assert built.returncode == 0, built.stderr
     assert [p.name for p in (other / "snapshots" / "layers").iterdir()].count(layers[0].name) == 1
+
+
+def test_from_an_image_only_in_a_registry_is_pulled(
+    home: Path, tmp_path: Path, registry: RegistryServer
+) -> None:
+    ref = f"{registry.host}/build/base:1"
+    pushed = run_dockwright("push", "busybox", ref, "--insecure-registry", registry.host)
+    assert pushed.returncode == 0, pushed.stderr
+    fresh = tmp_path / "fresh-home"
+    env = {"DOCKWRIGHT_HOME": str(fresh)}
+    ctx = _context(tmp_path, f"FROM {ref}\nRUN echo pulled > /p\n")
+    built = run_dockwright("build", ctx, "-t", "from-registry", "--insecure-registry",
+                           registry.host, env=env)  # fmt: skip
+    assert built.returncode == 0, built.stderr
+    _, files = _image(fresh, "from-registry")
+    assert files["p"][2] == b"pulled\n"
+    assert "bin/busybox" in files
+    # The base is now in the store: a second build needs no registry at all.
+    again = run_dockwright("build", ctx, "--no-cache", "--registry-mirror",
+                           f"{registry.host}=http://127.0.0.1:9", env=env)  # fmt: skip
+    assert again.returncode == 0, again.stderr
