@@ -70,6 +70,7 @@ class Case:
     labels: Mapping[str, str] = field(default_factory=dict)
     no_cache: bool = False
     secrets: tuple[Secret, ...] = ()
+    ssh: bool = False
     env: Mapping[str, str] = field(default_factory=dict)
     build_contexts: Mapping[str, str] = field(default_factory=dict)
     modes: Mapping[str, int] = field(default_factory=dict)
@@ -93,7 +94,7 @@ def load_case(folder: Path) -> Case:
     known = {
         "description", "dockerfile", "target", "platform", "build_args", "labels", "secrets",
         "env", "build_contexts", "modes", "mkdirs", "symlinks", "prepare", "run", "slow",
-        "expected_differences", "no_cache",
+        "expected_differences", "no_cache", "ssh",
     }  # fmt: skip
     unknown = set(data) - known
     if unknown:
@@ -115,6 +116,7 @@ def load_case(folder: Path) -> Case:
         build_args=_strs(data.get("build_args", {}), "build_args"),
         labels=_strs(data.get("labels", {}), "labels"),
         no_cache=bool(data.get("no_cache", False)),
+        ssh=bool(data.get("ssh", False)),
         secrets=tuple(
             Secret(str(s["id"]), s.get("src"), s.get("env")) for s in data.get("secrets", [])
         ),

@@ -97,12 +97,20 @@ class BuildEnv:
     http: HttpServer
     go: str
     go_cache: Path
+    ssh_sock: Path | None = None  # an ssh-agent of the session, for cases with ssh = true
     buildkit_results: dict[str, Path] = field(default_factory=dict)
     dockwright_results: dict[str, Path] = field(default_factory=dict)
 
     def dockwright_env(self, case: Case) -> dict[str, str]:
         """Environment of a ``dockwright build`` for ``case``."""
-        return {"DOCKWRIGHT_HOME": str(self.home), **case.env}
+        return {"DOCKWRIGHT_HOME": str(self.home), **self.ssh_env(case), **case.env}
+
+    def ssh_env(self, case: Case) -> dict[str, str]:
+        """``SSH_AUTH_SOCK`` for a case that forwards the agent (``--ssh default``)."""
+        if not case.ssh:
+            return {}
+        assert self.ssh_sock is not None, "the session's ssh-agent did not start"
+        return {"SSH_AUTH_SOCK": str(self.ssh_sock)}
 
     def fill(self, value: str) -> str:
         """Fill the placeholders a case.toml may use."""
@@ -318,6 +326,8 @@ def _common_args(env: BuildEnv, case: Case, work: Path) -> list[str]:
         args += ["--label", f"{key}={value}"]
     if case.no_cache:
         args.append("--no-cache")
+    if case.ssh:
+        args += ["--ssh", "default"]
     for secret in case.secrets:
         source = f"src={work / secret.src}" if secret.src else f"env={secret.env}"
         args += ["--secret", f"id={secret.id},{source}"]
@@ -347,7 +357,7 @@ def buildkit_build(env: BuildEnv, case: Case) -> Path:
         tag,
         *args,
         str(work / "context"),
-        env={"DOCKER_BUILDKIT": "1", **case.env},
+        env={"DOCKER_BUILDKIT": "1", **env.ssh_env(case), **case.env},
         check=False,
         timeout=900,
     )
