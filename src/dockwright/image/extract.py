@@ -217,7 +217,7 @@ class _Applier:
         careful = self.resolve_dir(parts, create=True, member=member)
         assert careful is not None
         self._chain.append(("\0", careful))  # never matches a name: dropped by the next member
-        return fd
+        return careful
 
     def _walk_physical(self, parts: Sequence[str], member: str) -> int:
         """Walk ``parts`` from the root again, following no link at all."""
