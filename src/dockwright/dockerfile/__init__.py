@@ -10,7 +10,8 @@
 Nothing here expands variables: fields hold the Dockerfile's raw text.
 """
 
-from dockwright.dockerfile.dump import dump
+from typing import TYPE_CHECKING
+
 from dockwright.dockerfile.gocompat import go_quote
 from dockwright.dockerfile.heredoc import Heredoc
 from dockwright.dockerfile.instructions import (
@@ -96,3 +97,17 @@ __all__ = [
     "parse_instruction",
     "parse_mount",
 ]
+
+
+if TYPE_CHECKING:
+    from dockwright.dockerfile.parser import Node
+
+
+def dump(node: "Node") -> str:
+    """BuildKit's conformance print of a parsed AST (see :mod:`dockwright.dockerfile.astdump`).
+
+    Loaded on use: the build and lint paths never print the AST.
+    """
+    from dockwright.dockerfile.astdump import dump as _dump  # noqa: PLC0415
+
+    return _dump(node)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from pathlib import Path
 
 from dockwright.errors import UsageError
@@ -33,7 +32,7 @@ _PROBE_FILE = "probe.json"
 def _overlay_works(root: Path, overlay: OverlaySnapshotter) -> bool:
     """Probe once per root and kernel; the answer is cached in ``root/probe.json``."""
     cache = root / _PROBE_FILE
-    kernel = platform.release()
+    kernel = os.uname().release
     try:
         cached = json.loads(cache.read_text())
         if cached.get("kernel") == kernel and cached.get("uid") == os.geteuid():

@@ -18,7 +18,6 @@ from typing import BinaryIO, cast
 
 from dockwright.errors import DockwrightError, StoreError
 from dockwright.image.digest import Digest
-from dockwright.image.extract import ExtractCompression, extract_layer
 from dockwright.image.layer import LayerEntry
 from dockwright.snapshot import mounts
 from dockwright.snapshot.base import Active, _Base, _Owned, compression_of
@@ -129,6 +128,11 @@ class OverlaySnapshotter(_Base):
     def _fill(self, dest: Path, opener: Callable[[], BinaryIO], media_type: str) -> None:
         fs = dest / _FS
         fs.mkdir()
+        from dockwright.image.extract import (  # noqa: PLC0415 - only to unpack a layer
+            ExtractCompression,
+            extract_layer,
+        )
+
         compression = cast(ExtractCompression, compression_of(media_type))
         with opener() as blob:
             extract_layer(

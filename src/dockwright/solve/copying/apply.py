@@ -7,13 +7,20 @@ import posixpath
 import stat as st
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
-from dockwright.solve.copying.archive import extract_archive, is_archive
 from dockwright.solve.copying.destpath import make_dirs, resolve_dest
 from dockwright.solve.copying.model import CopySourceError, Entry, Unit
 from dockwright.solve.copying.modes import Mode, Owner
 
 __all__ = ["Writer"]
+
+
+def _archive() -> ModuleType:
+    """ADD's archive extraction (tarfile and friends), loaded when an ADD source is local."""
+    from dockwright.solve.copying import archive  # noqa: PLC0415
+
+    return archive
 
 
 @dataclass
@@ -42,9 +49,9 @@ class Writer:
             dest = posixpath.join(dest, unit.prefix)
             as_dir = True
         top = unit.entries[0]
-        if self.unpack and unit.archive and is_archive(top.host):
+        if self.unpack and unit.archive and _archive().is_archive(top.host):
             target = make_dirs(self.root, dest, self.owner, self.made)
-            extract_archive(top.host, target, self.root, self.mtime)
+            _archive().extract_archive(top.host, target, self.root, self.mtime)
             return
         if unit.is_dir:
             target = make_dirs(self.root, dest, self.owner, self.made)
