@@ -10,8 +10,6 @@
 Nothing here expands variables: fields hold the Dockerfile's raw text.
 """
 
-from typing import TYPE_CHECKING
-
 from dockwright.dockerfile.gocompat import go_quote
 from dockwright.dockerfile.heredoc import Heredoc
 from dockwright.dockerfile.instructions import (
@@ -99,15 +97,9 @@ __all__ = [
 ]
 
 
-if TYPE_CHECKING:
-    from dockwright.dockerfile.parser import Node
-
-
-def dump(node: "Node") -> str:
-    """BuildKit's conformance print of a parsed AST (see :mod:`dockwright.dockerfile.astdump`).
-
-    Loaded on use: the build and lint paths never print the AST.
-    """
+def dump(parsed: Node | ParseResult) -> str:
+    """BuildKit's conformance print of a node or a parse result (see
+    :mod:`dockwright.dockerfile.astdump`; loaded on use: builds never print the AST)."""
     from dockwright.dockerfile.astdump import dump as _dump  # noqa: PLC0415
 
-    return _dump(node)
+    return _dump(parsed)
