@@ -7,6 +7,7 @@ a rebuild of unchanged inputs answers from the memo in a few tens of millisecond
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import os
@@ -165,6 +166,11 @@ def run_build(args: argparse.Namespace) -> int:
         code = _fast(args, plan)
         if code is not None:
             return code
-    from dockwright.cli.build_run import full_build  # noqa: PLC0415
-
+    # Loading the builder makes ~90 dataclasses and many small objects: with the cyclic
+    # collector off meanwhile it loads ~5% faster (reference counting still frees garbage).
+    gc.disable()
+    try:
+        from dockwright.cli.build_run import full_build  # noqa: PLC0415
+    finally:
+        gc.enable()
     return full_build(args, plan)
