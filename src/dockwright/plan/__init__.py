@@ -10,7 +10,24 @@
 
 from dockwright.plan.graph import BuildGraph, StageNode, build_graph, global_scope
 from dockwright.plan.platforms import AUTOMATIC_ARGS, buildkit_platform, platform_args
-from dockwright.plan.scope import ScopedInstruction, StageScope, stage_scope, stage_scopes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dockwright.plan.scope import ScopedInstruction, StageScope, stage_scope, stage_scopes
+
+# Variable scopes are for lint and outline; a build plans with the graph alone.
+_LAZY = frozenset({"ScopedInstruction", "StageScope", "stage_scope", "stage_scopes"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from dockwright.plan import scope  # noqa: PLC0415
+
+        value = getattr(scope, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AUTOMATIC_ARGS",

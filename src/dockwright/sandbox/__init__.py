@@ -9,10 +9,16 @@
 
 from __future__ import annotations
 
-from dockwright.sandbox.fake import FakeExecutor, FakeResult
+from typing import TYPE_CHECKING
+
 from dockwright.sandbox.runc import RUNC_INSTALL_HINT, RuncExecutor
 from dockwright.sandbox.spec import BindMount, Executor, ProcessSpec, run_checked
 from dockwright.sandbox.users import ResolvedUser, resolve_user
+
+if TYPE_CHECKING:
+    from dockwright.sandbox.fake import FakeExecutor, FakeResult
+
+_LAZY = {"FakeExecutor": "dockwright.sandbox.fake", "FakeResult": "dockwright.sandbox.fake"}
 
 __all__ = [
     "RUNC_INSTALL_HINT",
@@ -26,3 +32,14 @@ __all__ = [
     "resolve_user",
     "run_checked",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The fake executor is for callers' tests: loaded on first use.
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

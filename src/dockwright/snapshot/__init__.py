@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dockwright.errors import UsageError
 from dockwright.snapshot.base import Active, LayerUsage, Snapshotter
-from dockwright.snapshot.copy import CopyActive, CopySnapshotter
 from dockwright.snapshot.overlay import OverlayActive, OverlaySnapshotter
 
 __all__ = [
@@ -27,6 +27,28 @@ __all__ = [
 ]
 
 _PROBE_FILE = "probe.json"
+
+if TYPE_CHECKING:
+    from dockwright.snapshot.copy import CopyActive, CopySnapshotter
+
+# The copy back end (and the tar reading it needs) loads only where overlayfs does not work.
+_LAZY = {"CopyActive": "dockwright.snapshot.copy", "CopySnapshotter": "dockwright.snapshot.copy"}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib  # noqa: PLC0415
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _copy_snapshotter(root: Path) -> Snapshotter:
+    from dockwright.snapshot.copy import CopySnapshotter  # noqa: PLC0415
+
+    return CopySnapshotter(root)
 
 
 def _overlay_works(root: Path, overlay: OverlaySnapshotter) -> bool:
@@ -53,7 +75,7 @@ def open_snapshotter(root: Path) -> Snapshotter:
     """
     forced = os.environ.get("DOCKWRIGHT_SNAPSHOTTER", "").strip()
     if forced == "copy":
-        return CopySnapshotter(root)
+        return _copy_snapshotter(root)
     if forced == "overlay":
         return OverlaySnapshotter(root)
     if forced:
@@ -63,4 +85,4 @@ def open_snapshotter(root: Path) -> Snapshotter:
     overlay = OverlaySnapshotter(root)
     if _overlay_works(root, overlay):
         return overlay
-    return CopySnapshotter(root)
+    return _copy_snapshotter(root)

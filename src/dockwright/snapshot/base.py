@@ -21,7 +21,6 @@ import errno
 import fcntl
 import json
 import os
-import secrets
 import shutil
 import stat
 import time
@@ -152,7 +151,7 @@ class _Owned:
     """A directory under a lock this process holds (see the module notes)."""
 
     def __init__(self, parent: Path) -> None:
-        self.id = secrets.token_hex(8)
+        self.id = os.urandom(8).hex()
         self.path = parent / self.id
         self.lock = parent / (self.id + _LOCK_SUFFIX)
         staging = parent / f".{self.id}.locking"
