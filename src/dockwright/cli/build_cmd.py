@@ -173,4 +173,26 @@ def run_build(args: argparse.Namespace) -> int:
         from dockwright.cli.build_run import full_build  # noqa: PLC0415
     finally:
         gc.enable()
-    return full_build(args, plan)
+    from dockwright.errors import DockerfileError  # noqa: PLC0415
+
+    try:
+        return full_build(args, plan)
+    except DockerfileError as exc:
+        source = _source_of(exc, args)
+        if source is None:
+            raise
+        from dockwright.cli.render import print_dockerfile_error  # noqa: PLC0415
+
+        print_dockerfile_error(exc, source, sys.stderr)
+        return exc.exit_code
+
+
+def _source_of(exc: Exception, args: argparse.Namespace) -> bytes | None:
+    """The Dockerfile a located error points into, to show its line with a caret."""
+    path = Path(args.file) if args.file and args.file != "-" else Path(args.context) / "Dockerfile"
+    if getattr(exc, "file", None) != str(path):
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
