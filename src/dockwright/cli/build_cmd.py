@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,15 +171,28 @@ def run_build(args: argparse.Namespace) -> int:
     # collector off meanwhile it loads ~5% faster (reference counting still frees garbage).
     from dockwright.cli import codecache  # noqa: PLC0415
 
-    cache = codecache.install((plan.root if plan is not None else _store_root()) / "dockwright")
+    root = plan.root if plan is not None else _store_root()
+    cache = codecache.install(root / "dockwright")
     gc.disable()
     try:
         from dockwright.cli.build_run import full_build  # noqa: PLC0415
     finally:
         gc.enable()
         codecache.uninstall()
-        if cache is not None:
+    try:
+        return _full(args, plan, full_build)
+    finally:
+        # Only into a store that exists: a new DOCKWRIGHT_HOME must stay empty until the
+        # store lays itself out there.
+        if cache is not None and (root / "oci-layout").is_file():
             cache.save()
+
+
+def _full(
+    args: argparse.Namespace,
+    plan: MemoPlan | None,
+    full_build: Callable[[argparse.Namespace, MemoPlan | None], int],
+) -> int:
     from dockwright.errors import DockerfileError  # noqa: PLC0415
 
     try:
