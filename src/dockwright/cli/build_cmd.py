@@ -171,21 +171,16 @@ def run_build(args: argparse.Namespace) -> int:
     # collector off meanwhile it loads ~5% faster (reference counting still frees garbage).
     from dockwright.cli import codecache  # noqa: PLC0415
 
-    root = plan.root if plan is not None else _store_root()
-    cache = codecache.install(root / "dockwright")
+    cache = codecache.install(codecache.default_folder())
     gc.disable()
     try:
         from dockwright.cli.build_run import full_build  # noqa: PLC0415
     finally:
         gc.enable()
         codecache.uninstall()
-    try:
-        return _full(args, plan, full_build)
-    finally:
-        # Only into a store that exists: a new DOCKWRIGHT_HOME must stay empty until the
-        # store lays itself out there.
-        if cache is not None and (root / "oci-layout").is_file():
-            cache.save()
+    if cache is not None:
+        cache.save()
+    return _full(args, plan, full_build)
 
 
 def _full(

@@ -7,7 +7,8 @@ objects are kept (``marshal``, per interpreter version) and ``exec`` gets those 
 text: the same code runs, only the compiling is skipped.
 
 It works by giving the ``dataclasses`` module its own ``exec``; nothing else changes. A missing
-or unreadable cache file just means compiling, as without it.
+or unreadable cache file just means compiling, as without it. The file lives with the user's
+caches, not in the store (it belongs to the installed program, as ``__pycache__`` does).
 """
 
 from __future__ import annotations
@@ -67,6 +68,13 @@ class CodeCache:
             self.added = 0
         except OSError:
             staging.unlink(missing_ok=True)
+
+
+def default_folder() -> Path:
+    """Where the cache lives: the user's cache folder (like ``__pycache__``, it belongs to the
+    installed program, not to a store): ``$XDG_CACHE_HOME/dockwright`` or ``~/.cache/…``."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "dockwright"
 
 
 def install(folder: Path) -> CodeCache | None:
