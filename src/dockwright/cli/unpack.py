@@ -3,8 +3,10 @@ as ``docker load``/``docker pull`` do, so the first build FROM it starts at once
 
 from __future__ import annotations
 
+import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
+from pathlib import Path
 
 from dockwright.image.model import Descriptor, ImageConfig, Manifest, parse_document
 from dockwright.store import Store
@@ -41,4 +43,20 @@ def unpack_image(store: Store, root: Descriptor) -> int:
         ]
         for job in jobs:
             job.result()
+    _sync_filesystem(snapshotter.root)
     return len(todo)
+
+
+def _sync_filesystem(path: Path) -> None:
+    """Flush the unpacked files to disk before returning, as ``docker load`` does: a load
+    that returned is durable, and a build started next does not share the disk with the
+    load's writeback."""
+    import ctypes  # noqa: PLC0415
+
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
