@@ -4,11 +4,10 @@ as ``docker load``/``docker pull`` do, so the first build FROM it starts at once
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from pathlib import Path
 
 from dockwright.image.model import Descriptor, ImageConfig, Manifest, parse_document
+from dockwright.solve.builder import unpack_layers
 from dockwright.store import Store
 
 
@@ -31,18 +30,7 @@ def unpack_image(store: Store, root: Descriptor) -> int:
                 todo[diff_id] = layer
     if not todo:
         return 0
-    with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
-        jobs = [
-            pool.submit(
-                snapshotter.unpack,
-                diff_id,
-                partial(store.open_blob, layer.digest),
-                layer.media_type,
-            )
-            for diff_id, layer in todo.items()
-        ]
-        for job in jobs:
-            job.result()
+    unpack_layers(snapshotter, store, todo.items())
     _sync_filesystem(snapshotter.root)
     return len(todo)
 

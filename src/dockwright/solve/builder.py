@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
 from dockwright.dockerfile import (
     Dockerfile,
-    Instruction,
     parse_dockerfile,
 )
 from dockwright.dockerfile.ignore import IgnoreRules
-from dockwright.dockerfile.shell import ExpansionError
-from dockwright.errors import DockerfileError, DockwrightError
+from dockwright.errors import DockwrightError
 from dockwright.image import mediatypes as mt
 from dockwright.image.digest import Digest
 from dockwright.image.model import (
@@ -250,27 +248,12 @@ class Builder:
 
     def lowers(self, state: StageState) -> list[Digest]:
         """The stage's layers, unpacked for the snapshotter (once per layer)."""
-        chain = state.chain
-        todo = [
-            (diff_id, layer)
-            for layer, diff_id in zip(state.layers, chain, strict=True)
-            if not self.snapshotter.has(diff_id)
-        ]
-        if len(todo) > 1:
-            # Layers unpack independently (each into its own folder): at once.
-            from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+        return self.lowers_of(state.layers, state.chain)
 
-            with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
-                jobs = [pool.submit(self._unpack, diff_id, layer) for diff_id, layer in todo]
-                for job in jobs:
-                    job.result()
-        elif todo:
-            self._unpack(*todo[0])
-        return list(chain)
-
-    def _unpack(self, diff_id: Digest, layer: Descriptor) -> None:
-        opener = partial(self.store.open_blob, layer.digest)
-        self.snapshotter.unpack(diff_id, opener, layer.media_type)
+    def lowers_of(self, layers: Sequence[Descriptor], diff_ids: Sequence[Digest]) -> list[Digest]:
+        """An image's layers (bottom first), unpacked for the snapshotter, as diff IDs."""
+        unpack_layers(self.snapshotter, self.store, zip(diff_ids, layers, strict=True))
+        return list(diff_ids)
 
     def lookup(self, key: str, stage: str) -> StepLayer | None:
         """The cached result of a step, unless the cache is off for this stage."""
@@ -300,8 +283,23 @@ class Builder:
         return result
 
 
-def expansion_error(
-    dockerfile: Dockerfile, instr: Instruction, exc: ExpansionError
-) -> DockerfileError:
-    """An expansion failure located at ``instr``."""
-    return DockerfileError(str(exc), file=dockerfile.file, line=instr.start_line)
+def unpack_layers(
+    snapshotter: Snapshotter, store: Store, layers: Iterable[tuple[Digest, Descriptor]]
+) -> int:
+    """Unpack each ``(diff_id, stored layer)`` the snapshotter lacks; layers unpack
+    independently (each into its own folder), so several go at once. Returns how many."""
+    todo = {d: layer for d, layer in layers if not snapshotter.has(d)}
+
+    def unpack(diff_id: Digest, layer: Descriptor) -> None:
+        opener = partial(store.open_blob, layer.digest)
+        snapshotter.unpack(diff_id, opener, layer.media_type)
+
+    if len(todo) == 1:
+        unpack(*next(iter(todo.items())))
+    elif todo:
+        from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+        with ThreadPoolExecutor(max_workers=min(4, len(todo))) as pool:
+            for job in [pool.submit(unpack, d, layer) for d, layer in todo.items()]:
+                job.result()
+    return len(todo)

@@ -25,6 +25,7 @@ from dockwright.dockerfile import (
     Volume,
     Workdir,
 )
+from dockwright.dockerfile.gocompat import go_quote
 from dockwright.dockerfile.shell import Lexer
 from dockwright.solve.state import StageState
 
@@ -36,30 +37,12 @@ def _go_list(items: Any) -> str:
     return "[" + " ".join(items) + "]"
 
 
-_GO_ESCAPES = {ch: "\\" + code for ch, code in zip("\a\b\f\n\r\t\v", "abfnrtv", strict=True)}
-
-
-def _go_char(ch: str, quote: str) -> str:
-    if ch in (quote, "\\"):
-        return "\\" + ch
-    if ch in _GO_ESCAPES:
-        return _GO_ESCAPES[ch]
-    if ch.isprintable():
-        return ch
-    code = ord(ch)
-    if code < 0x80:
-        return f"\\x{code:02x}"
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
-def go_quote(text: str) -> str:
-    """Go's ``%q`` of a string."""
-    return '"' + "".join(_go_char(ch, '"') for ch in text) + '"'
-
-
 def go_quote_rune(value: int) -> str:
     """Go's ``%q`` of an integer: a character literal (``'\\x04'`` for 4)."""
-    return "'" + _go_char(chr(value), "'") + "'"
+    char = chr(value)
+    if char in ('"', "'"):
+        return "'\\''" if char == "'" else "'\"'"
+    return "'" + go_quote(char)[1:-1] + "'"
 
 
 def go_quoted_list(items: Any) -> str:

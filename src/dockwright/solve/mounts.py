@@ -100,7 +100,7 @@ def _secret_bytes(secret: SecretSource) -> bytes:
         ) from exc
 
 
-def cache_mount_dir(root: Path, mount: Mount) -> str:
+def cache_mount_id(mount: Mount) -> str:
     """The cache mount's id (BuildKit's default: the target path)."""
     return mount.id or mount.target or ""
 
@@ -169,7 +169,7 @@ class MountPreparer:
         return BindMount(source, mount.target or "", readonly=mount.readonly)
 
     def _cache(self, mount: Mount) -> BindMount:
-        ident = cache_mount_dir(self.cache_root, mount)
+        ident = cache_mount_id(mount)
         # BuildKit seeds a cache that sets mode/uid/gid or from= from its own source, which
         # makes it another cache than the bare id: the same id with other options is apart.
         seed = (mount.mode, mount.uid, mount.gid, mount.from_, mount.source)

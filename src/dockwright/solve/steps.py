@@ -39,7 +39,9 @@ from dockwright.image.model import empty_config
 from dockwright.image.platform import Platform, parse_platforms
 from dockwright.plan import BuildGraph
 from dockwright.sandbox import ProcessSpec, resolve_user, run_checked
+from dockwright.sandbox.users import in_root
 from dockwright.solve import meta
+from dockwright.solve.commit import StepLayer
 from dockwright.solve.events import StepEvent
 from dockwright.solve.mounts import MountPreparer, Redactor, prepared
 from dockwright.solve.runstep import emulation_problem, history_run, run_args
@@ -53,32 +55,12 @@ SCRATCH = "scratch"
 _FS_STEPS = (Run, Copy, Add, Workdir)
 
 
-def _in_root(root: Path, path: str) -> Path:
-    """``path`` inside ``root`` without following symlinks out of it (chroot-style)."""
-    current = root
-    for part in [p for p in path.split("/") if p not in ("", ".")]:
-        if part == "..":
-            current = current.parent if current != root else root
-            continue
-        candidate = current / part
-        hops = 0
-        while candidate.is_symlink() and hops < 40:
-            target = os.readlink(candidate)
-            hops += 1
-            if target.startswith("/"):
-                candidate = _in_root(root, target)
-            else:
-                candidate = _in_root(root, str((candidate.parent / target).relative_to(root)))
-        current = candidate
-    return current
-
-
 def make_dirs(root: Path, path: str, owner: tuple[int, int] | None = None) -> None:
     """``mkdir -p path`` inside ``root``: new directories 0755, owned by ``owner`` (uid, gid;
     root when None), as BuildKit makes WORKDIR's for the current USER."""
-    current = root
-    for part in [p for p in path.split("/") if p not in ("", ".", "..")]:
-        current = _in_root(root, str(current.relative_to(root) / part))
+    parts = [p for p in path.split("/") if p not in ("", ".", "..")]
+    for depth in range(1, len(parts) + 1):
+        current = in_root(root, "/".join(parts[:depth]))
         if not os.path.lexists(current):
             current.mkdir(mode=0o755)
             os.chmod(current, 0o755)  # noqa: S103 - image directories are 0755, as BuildKit makes them
@@ -332,15 +314,12 @@ class StageRunner:
         state.key = key
         self._apply(state, hit, text)
 
-    def _apply(self, state: StageState, result: object, text: str) -> None:
-        layer = getattr(result, "layer", None)
-        diff_id = getattr(result, "diff_id", None)
-        created = str(getattr(result, "created", ""))
-        if layer is not None and diff_id is not None:
-            state.add_layer(layer, diff_id)
-            self._record(state, text, empty=False, created=created)
+    def _apply(self, state: StageState, result: StepLayer, text: str) -> None:
+        if result.layer is not None and result.diff_id is not None:
+            state.add_layer(result.layer, result.diff_id)
+            self._record(state, text, empty=False, created=result.created)
         else:
-            self._record(state, text, empty=True, created=created)
+            self._record(state, text, empty=True, created=result.created)
 
     # -- RUN -------------------------------------------------------------------------------
 
@@ -465,10 +444,8 @@ class StageRunner:
             image = self.b.resolve_image(ref, self.target_platform)
         except DockwrightError as exc:
             raise self._located(instr, f"--from={ref}: {exc.message}", exc.hint) from exc
-        from dockwright.solve.state import StageState as _S  # noqa: PLC0415
-
-        temp = _S(ref, -1, self.target_platform, image.config, list(image.layers), "")
-        with self.b.snapshotter.mount(self.b.lowers(temp), writable=False) as view:
+        lowers = self.b.lowers_of(image.layers, image.config.diff_ids)
+        with self.b.snapshotter.mount(lowers, writable=False) as view:
             yield view.root
 
     @contextlib.contextmanager
