@@ -177,10 +177,8 @@ class _Applier:
         self.deferred_dirs: list[tuple[list[str], tarfile.TarInfo]] = []
         self.counts = {"files": 0, "dirs": 0, "symlinks": 0, "hardlinks": 0, "whiteouts": 0}
         self.skipped: list[str] = []
-        # The directories down to the last member's parent, kept open (name, descriptor):
-        # layers list a directory's entries together, and walking from the root for each
-        # member costs two syscalls per level. Only plain directories (no symlink on the way)
-        # are kept; a member that may replace one of them, and every whiteout, cuts the chain.
+        # (name, descriptor) of the plain directories down to the last member's parent, kept
+        # open: no walk from the root per member. Whiteouts and replacing members cut it.
         self._chain: list[tuple[str, int]] = []
 
     def close(self, depth: int = 0) -> None:
@@ -191,11 +189,7 @@ class _Applier:
     def _parent_of(self, parts: list[str], member: str) -> int:
         """A descriptor of the member's parent (owned by the chain: do not close it)."""
         depth = 0
-        while (
-            depth < len(self._chain)
-            and depth < len(parts)
-            and self._chain[depth][0] == parts[depth]
-        ):
+        while depth < min(len(self._chain), len(parts)) and self._chain[depth][0] == parts[depth]:
             depth += 1
         self.close(depth)
         for part in parts[depth:]:
