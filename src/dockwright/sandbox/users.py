@@ -21,10 +21,11 @@ class ResolvedUser:
     home: str = "/"
 
 
-def in_root(rootfs: Path, path: str) -> Path:
+def in_root(rootfs: Path, path: str, *, max_hops: int = _MAX_SYMLINKS) -> Path:
     """The host path of ``path`` inside ``rootfs``, following symlinks as if rootfs were ``/``.
 
-    Absolute symlink targets and ``..`` never leave the rootfs, as in a chroot.
+    Absolute symlink targets and ``..`` never leave the rootfs, as in a chroot; components
+    that do not exist are appended as they are. More than ``max_hops`` links: BuildError.
     """
     parts = [p for p in path.split("/") if p not in ("", ".")]
     resolved: list[str] = []
@@ -38,7 +39,7 @@ def in_root(rootfs: Path, path: str) -> Path:
         candidate = rootfs.joinpath(*resolved, part)
         if candidate.is_symlink():
             hops += 1
-            if hops > _MAX_SYMLINKS:
+            if hops > max_hops:
                 raise BuildError(f"too many levels of symbolic links in {path!r} in the rootfs")
             target = os.readlink(candidate)
             if target.startswith("/"):

@@ -7,6 +7,8 @@ import posixpath
 import stat as st
 from pathlib import Path
 
+from dockwright.errors import BuildError
+from dockwright.sandbox.users import in_root
 from dockwright.solve.copying.model import CopyRequest, CopySourceError
 from dockwright.solve.copying.modes import Owner
 
@@ -24,31 +26,13 @@ def destination(request: CopyRequest) -> tuple[str, bool]:
 
 
 def resolve_dest(root: Path, path: str) -> Path:
-    """The host path of ``path`` in ``root``: every existing symlink followed inside ``root``.
-
-    Components that do not exist yet are appended as they are.
-    """
-    todo = [p for p in path.split("/") if p not in ("", ".")]
-    done: list[str] = []
-    hops = 0
-    while todo:
-        part = todo.pop(0)
-        if part == "..":
-            if done:
-                done.pop()
-            continue
-        candidate = root.joinpath(*done, part)
-        if candidate.is_symlink():
-            hops += 1
-            if hops > _MAX_LINKS:
-                raise CopySourceError(f"{path}: too many levels of symbolic links")
-            target = os.readlink(candidate)
-            if target.startswith("/"):
-                done = []
-            todo = [p for p in target.split("/") if p not in ("", ".")] + todo
-            continue
-        done.append(part)
-    return root.joinpath(*done)
+    """The host path of ``path`` in ``root``: every existing symlink followed inside ``root``
+    (chroot-style, :func:`dockwright.sandbox.users.in_root`); components that do not exist yet
+    are appended as they are."""
+    try:
+        return in_root(root, path, max_hops=_MAX_LINKS)
+    except BuildError as exc:
+        raise CopySourceError(f"{path}: too many levels of symbolic links") from exc
 
 
 def make_dirs(root: Path, path: str, owner: Owner | None, made: list[Path]) -> Path:
