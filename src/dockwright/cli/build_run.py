@@ -286,9 +286,9 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
             _report_transfers(transfers, quiet)
         pushed: list[tuple[str, str]] = []
         if push:
-            from dockwright.cli.package_cmd import _push  # noqa: PLC0415
+            from dockwright.cli.registry_cmds import push_tags  # noqa: PLC0415
 
-            pushed = _push(args, store, result.root, list(tags))
+            pushed = push_tags(args, store, result.root, tags)
         published = []
         for spec in specs:
             if spec.kind == "store":

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from dockwright.image.model import Descriptor
     from dockwright.prebuilt.package import PackageOptions
     from dockwright.publish import OutputSpec
-    from dockwright.store import Store
 
 # Only light modules are imported above: `go build` starts before the rest is loaded, so the
 # compiler runs while Python imports the store, the publishers and the image model.
@@ -90,28 +89,6 @@ def _preflight(spec: OutputSpec) -> None:
         raise PublishError(
             f"cannot write {dest}: no write permission in {folder}", hint="choose another dest"
         )
-
-
-def _push(
-    args: argparse.Namespace, store: Store, root: Descriptor, tags: list[str]
-) -> list[tuple[str, str]]:
-    from dockwright.cli.progress import BlobProgress  # noqa: PLC0415
-    from dockwright.cli.registry_cmds import push_from_store, registry_options  # noqa: PLC0415
-    from dockwright.image.reference import Reference  # noqa: PLC0415
-
-    out = []
-    for tag in tags:
-        result = push_from_store(
-            store,
-            root,
-            Reference.parse(tag),
-            registry_options(args),
-            compression="gzip",
-            level=1,
-            progress=BlobProgress(sys.stderr, enabled=not args.quiet),
-        )
-        out.append((tag, str(result.digest)))
-    return out
 
 
 def _platforms(args: argparse.Namespace) -> tuple[Platform, ...]:
@@ -249,7 +226,12 @@ def _package(
         base = open_base(args.base, store, pull_base)
     printer = EventPrinter(sys.stderr, quiet=args.quiet)
     result = package(options, base, store, tags=tags, emit=printer, prestarted=builds)
-    pushed = _push(args, store, result.root, tags) if args.push else []
+    if args.push:
+        from dockwright.cli.registry_cmds import push_tags  # noqa: PLC0415
+
+        pushed = push_tags(args, store, result.root, tags)
+    else:
+        pushed = []
     if not tags:
         default = normalize_tag(gotool.locate_main_package(options.path).binary_name)
         store.tag(default, result.root)

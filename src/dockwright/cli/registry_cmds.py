@@ -112,6 +112,26 @@ def _reach(client: Client, ref: Reference) -> None:
         log.debug("early probe of %s failed: %s", ref.registry, exc)
 
 
+def push_tags(
+    args: argparse.Namespace, store: Store, root: Descriptor, tags: Sequence[str]
+) -> list[tuple[str, str]]:
+    """``--push`` of package and build: push ``root`` to every tag (gzip level 1, as ko);
+    return ``(tag, pushed digest)`` pairs."""
+    out = []
+    for tag in tags:
+        result = push_from_store(
+            store,
+            root,
+            Reference.parse(tag),
+            registry_options(args),
+            compression="gzip",
+            level=1,
+            progress=BlobProgress(sys.stderr, enabled=not args.quiet),
+        )
+        out.append((tag, str(result.digest)))
+    return out
+
+
 def run_pull(args: argparse.Namespace) -> int:
     """Pull an image into the local store."""
     ref = Reference.parse(args.ref)
