@@ -258,6 +258,29 @@ def test_two_hundred_and_ten_lowers(snap: Snapshotter, tmp_path: Path) -> None:
         assert [e.path for e in active.changes()] == ["top"]
 
 
+def test_a_layer_twice_and_empty_layers_mount_as_the_flattened_layers(
+    snap: Snapshotter, tmp_path: Path
+) -> None:
+    # Two `RUN true` give the same (empty) layer twice; two identical COPY steps the same
+    # layer twice with another in between. Overlayfs refuses one directory twice (ELOOP).
+    empty = add_layer(snap, [])
+    same = [LayerEntry("s", "dir", 0o755), LayerEntry("s/f", data=b"same")]
+    middle = [LayerEntry("s/.wh.f"), LayerEntry("m", data=b"m")]
+    base, dup, mid = add_layer(snap, BASE), add_layer(snap, same), add_layer(snap, middle)
+    lowers = [base, empty, dup, empty, mid, dup, empty]
+    with snap.mount(lowers, writable=False) as view:
+        got = tree(view.root)
+    blobs = [layer_bytes(e)[0] for e in (BASE, [], same, [], middle, same, [])]
+    assert got == tree(flatten(blobs, tmp_path / "flat"))
+    assert got["s/f"][-1] == b"same"
+    with snap.mount([empty, empty]) as active:
+        (active.root / "new").write_bytes(b"n")
+        assert [e.path for e in active.changes()] == ["new"]
+    with snap.mount([base, dup, mid, dup]) as active:
+        (active.root / "s" / "g").write_bytes(b"g")
+        assert [e.path for e in active.changes()] == ["s", "s/g"]
+
+
 def test_a_directory_restored_to_its_lower_state_is_no_change(snap: Snapshotter) -> None:
     base = add_layer(snap, BASE)
     with snap.mount([base]) as active:

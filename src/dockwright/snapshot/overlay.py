@@ -124,6 +124,7 @@ class OverlaySnapshotter(_Base):
         self._empty = (root / "empty", root / "empty2")
         for path in self._empty:
             path.mkdir(exist_ok=True)
+        self._empty_layers: dict[Path, bool] = {}
 
     def _fill(self, dest: Path, opener: Callable[[], BinaryIO], media_type: str) -> None:
         fs = dest / _FS
@@ -144,6 +145,33 @@ class OverlaySnapshotter(_Base):
                 preserve_owner=True,
             )
 
+    def _stack(self, layers: Sequence[Path]) -> list[Path]:
+        """The lower directories to mount for ``layers`` (bottom first): empty layers left out
+        (``RUN true`` gives one), and a layer that appears twice (two steps with the same
+        result) only at its topmost place. Overlayfs refuses the same directory twice
+        (ELOOP), and both rules keep the merged view exactly the same: an empty directory adds
+        nothing, and a layer's upper copy already decides every path its lower copy would.
+        Fewer lowers also make every lookup through the mount cheaper."""
+        dirs: list[Path] = []
+        seen: set[Path] = set()
+        for layer in reversed(layers):
+            fs = layer / _FS
+            if fs in seen or self._is_empty(fs):
+                continue
+            seen.add(fs)
+            dirs.append(fs)
+        dirs.reverse()
+        return dirs
+
+    def _is_empty(self, fs: Path) -> bool:
+        # Layers never change once published, so the answer is kept per snapshotter.
+        known = self._empty_layers.get(fs)
+        if known is None:
+            with os.scandir(fs) as entries:
+                known = next(entries, None) is None
+            self._empty_layers[fs] = known
+        return known
+
     def _cleanup_active(self, path: Path) -> None:
         merged = path / "merged"
         if merged.is_dir():
@@ -153,7 +181,7 @@ class OverlaySnapshotter(_Base):
     @contextlib.contextmanager
     def mount(self, lowers: Sequence[Digest], *, writable: bool = True) -> Iterator[Active]:
         """An overlay of ``lowers`` at ``Active.root``; writable into a fresh upper dir."""
-        dirs = [path / _FS for path in self._lower_dirs(lowers)]
+        dirs = self._stack(self._lower_dirs(lowers))
         # Overlayfs wants two lowers when there is no upper, and one at least with it.
         if len(dirs) < (1 if writable else 2):
             dirs = [*self._empty[len(dirs) :], *dirs]
