@@ -284,3 +284,41 @@ def test_default_state_root_leaves_nothing(rootfs: Path) -> None:
     )
     listed = json.loads(done.stdout or "null") or []
     assert [c["id"] for c in listed if c["id"].startswith(prefix)] == []
+
+
+def _own_cgroups() -> dict[str, str]:
+    """This process's cgroup per hierarchy (``/proc/self/cgroup``: controllers -> path)."""
+    lines = Path("/proc/self/cgroup").read_text().splitlines()
+    return {line.split(":", 2)[1]: line.split(":", 2)[2] for line in lines}
+
+
+def _container_cgroups(executor: RuncExecutor, rootfs: Path) -> dict[str, str]:
+    status, out = run(executor, rootfs, sh("cat /proc/self/cgroup"))
+    assert status == 0, out
+    return {line.split(":", 2)[1]: line.split(":", 2)[2] for line in out.splitlines()}
+
+
+def test_containers_get_their_cgroup_under_the_parent(runc_root: Path, rootfs: Path) -> None:
+    runc = require_tool("runc", "apt-get install -y runc")
+    prefix = f"dwtest-{uuid.uuid4().hex[:8]}-"
+    default = RuncExecutor(runc, state_root=runc_root, id_prefix=prefix)
+    # cgroup v1's memory hierarchy, or the unified one ("") on a cgroup v2 host.
+    memory = next((k for k in _own_cgroups() if "memory" in k.split(",")), "")
+    got = _container_cgroups(default, rootfs)[memory]
+    # Absolute, like Docker's /docker/<id>: not nested in the caller's own memory cgroup.
+    assert got.startswith(f"/dockwright/{prefix}"), got
+    custom = RuncExecutor(runc, state_root=runc_root, id_prefix=prefix, cgroup_parent="/dwtest/x")
+    assert _container_cgroups(custom, rootfs)[memory].startswith(f"/dwtest/x/{prefix}")
+    relative = RuncExecutor(runc, state_root=runc_root, id_prefix=prefix, cgroup_parent="rel")
+    own = _own_cgroups()[memory].rstrip("/")
+    assert _container_cgroups(relative, rootfs)[memory].startswith(f"{own}/rel/{prefix}")
+    # runc removes each container's own cgroup when it ends.
+    for hierarchy in ("/sys/fs/cgroup/memory/dockwright", "/sys/fs/cgroup/memory/dwtest/x"):
+        if os.path.isdir(hierarchy):
+            assert not [n for n in os.listdir(hierarchy) if n.startswith(prefix)]
+
+
+@pytest.mark.parametrize("bad", ["../escape", "/a/../b", "a:b", "x\ny"])
+def test_a_bad_cgroup_parent_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="not a cgroup path"):
+        RuncExecutor(cgroup_parent=bad)

@@ -132,6 +132,13 @@ def _add_build(sub: argparse._SubParsersAction[_Parser]) -> None:
     p.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--annotation", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--network", choices=("default", "host", "none"), default="default")
+    p.add_argument(
+        "--cgroup-parent",
+        default="/dockwright",
+        metavar="PATH",
+        help="the cgroup RUN containers are made in (default /dockwright; relative: below "
+        "dockwright's own cgroup; empty: runc's default)",
+    )
     p.add_argument("--no-cache", action="store_true", help="run every step")
     p.add_argument(
         "--cache-from",

@@ -250,6 +250,10 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
             parse_cache_spec(text, export=False)
         for text in args.cache_to:
             parse_cache_spec(text, export=True)
+    try:
+        executor = RuncExecutor(cgroup_parent=args.cgroup_parent)
+    except ValueError as exc:
+        raise UsageError(f"--cgroup-parent: {exc}") from exc
     store = Store.open()
     quiet = args.quiet or args.progress == "quiet"
     emit, finish = progress_printer(args.progress, sys.stderr, quiet=quiet)
@@ -266,7 +270,7 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
             options,
             store=store,
             resolver=resolver,
-            executor=RuncExecutor(),
+            executor=executor,
             snapshotter=snapshotter,
             emit=emit,
         )

@@ -17,6 +17,10 @@ from dockwright.sandbox.spec import OutputSink, ProcessSpec
 from dockwright.sandbox.users import ResolvedUser, in_root, resolve_user
 
 RUNC_INSTALL_HINT = "install runc: apt-get install runc"
+# Where RUN containers' cgroups go, as Docker puts containers under /docker and BuildKit under
+# /docker/buildkit: one absolute folder per tool in every hierarchy, not nested in whatever
+# cgroup the caller happens to sit in.
+DEFAULT_CGROUP_PARENT = "/dockwright"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Docker's default capability set.
@@ -133,17 +137,38 @@ def _mounts(spec: ProcessSpec, extra: list[tuple[Path, str]]) -> list[dict[str, 
     return mounts
 
 
+def check_cgroup_parent(parent: str) -> str:
+    """``parent`` if it is a usable cgroup folder: absolute (from each hierarchy's root),
+    relative (below the caller's own cgroup) or empty (runc's default); ValueError if not."""
+    parts = [part for part in parent.split("/") if part]
+    if any(part in (".", "..") for part in parts) or any(c in parent for c in "\0\n:"):
+        raise ValueError(f"{parent!r} is not a cgroup path (no '.', '..', ':' or newlines)")
+    return parent
+
+
 def runtime_config(
-    rootfs: Path, spec: ProcessSpec, user: ResolvedUser, extra: list[tuple[Path, str]]
+    rootfs: Path,
+    spec: ProcessSpec,
+    user: ResolvedUser,
+    extra: list[tuple[Path, str]],
+    cgroups_path: str = "",
 ) -> dict[str, Any]:
     """The OCI runtime-spec ``config.json`` content for running ``spec`` in ``rootfs``.
 
-    ``extra`` lists read-only file binds (host file, target) such as resolv.conf and hosts.
+    ``extra`` lists read-only file binds (host file, target) such as resolv.conf and hosts;
+    ``cgroups_path`` is the container's cgroup (empty: runc's default, below the caller's).
     """
     namespaces = [{"type": kind} for kind in ("pid", "mount", "ipc", "uts")]
     if spec.network == "none":
         namespaces.append({"type": "network"})
     caps = list(DEFAULT_CAPABILITIES)
+    linux: dict[str, Any] = {
+        "namespaces": namespaces,
+        "maskedPaths": list(_MASKED_PATHS),
+        "readonlyPaths": list(_READONLY_PATHS),
+    }
+    if cgroups_path:
+        linux["cgroupsPath"] = cgroups_path
     return {
         "ociVersion": "1.0.2",
         "process": {
@@ -167,11 +192,7 @@ def runtime_config(
         "root": {"path": str(rootfs.resolve()), "readonly": False},
         "hostname": spec.hostname,
         "mounts": _mounts(spec, extra),
-        "linux": {
-            "namespaces": namespaces,
-            "maskedPaths": list(_MASKED_PATHS),
-            "readonlyPaths": list(_READONLY_PATHS),
-        },
+        "linux": linux,
     }
 
 
@@ -212,7 +233,10 @@ class RuncExecutor:
     namespace when ``network="none"``, Docker's default capabilities, no new privileges.
 
     ``runc`` is the binary (default: found on PATH); ``state_root`` is runc's ``--root``
-    (default: runc's own, /run/runc); ``id_prefix`` starts every container id.
+    (default: runc's own, /run/runc); ``id_prefix`` starts every container id;
+    ``cgroup_parent`` is the cgroup folder each container's own cgroup is made in (absolute:
+    from the root of every hierarchy; relative: below this process's cgroup; empty: runc's
+    default). ValueError when it is not a cgroup path.
     """
 
     def __init__(
@@ -221,10 +245,12 @@ class RuncExecutor:
         *,
         state_root: Path | None = None,
         id_prefix: str = "dockwright-",
+        cgroup_parent: str = DEFAULT_CGROUP_PARENT,
     ) -> None:
         self._runc = str(runc) if runc is not None else None
         self._state_root = state_root
         self._id_prefix = id_prefix
+        self._cgroup_parent = check_cgroup_parent(cgroup_parent)
 
     def _binary(self) -> str:
         found = shutil.which(self._runc or "runc")
@@ -263,10 +289,14 @@ class RuncExecutor:
             # The parents' times, restored after the stubs go: a directory that only held a
             # mount point then looks untouched, and snapshot diffs leave it out (as BuildKit).
             parents = {p.parent: os.stat(p.parent, follow_symlinks=False) for p in created}
-            config = runtime_config(rootfs, spec, user, extra)
+            container_id = f"{self._id_prefix}{os.urandom(12).hex()}"
+            cgroups_path = ""
+            if self._cgroup_parent:
+                cgroups_path = f"{self._cgroup_parent.rstrip('/')}/{container_id}"
+            config = runtime_config(rootfs, spec, user, extra, cgroups_path)
             (bundle / "config.json").write_text(json.dumps(config, indent=1), encoding="utf-8")
             try:
-                return self._run_bundle(binary, bundle, output)
+                return self._run_bundle(binary, bundle, container_id, output)
             finally:
                 for path in created:
                     _remove_if_empty(rootfs, path)
@@ -286,8 +316,9 @@ class RuncExecutor:
         hosts.write_text(_HOSTS.format(name=spec.hostname), encoding="utf-8")
         return [(resolv, "/etc/resolv.conf"), (hosts, "/etc/hosts")]
 
-    def _run_bundle(self, binary: str, bundle: Path, output: OutputSink | None) -> int:
-        container_id = f"{self._id_prefix}{os.urandom(12).hex()}"
+    def _run_bundle(
+        self, binary: str, bundle: Path, container_id: str, output: OutputSink | None
+    ) -> int:
         log = bundle / "runc.log"
         command = self._command(
             binary, "--log", str(log), "--log-format", "json", "run", "--bundle", str(bundle)
