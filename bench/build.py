@@ -209,6 +209,7 @@ def measure(
                 )
                 stoppers.items.append(dw)
                 builders.append(dw)
+                dw.precompile()
                 results.versions["dockwright"] = tool_version([*dw.command, "--version"], env)
         results.versions["go (in golang)"] = (goroot / "VERSION").read_text().splitlines()[0]
         results.versions["python"] = sys.version.split()[0]
