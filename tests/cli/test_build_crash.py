@@ -42,6 +42,20 @@ def _check_store(home: Path) -> None:
     assert Store.open(home).verify() == []
 
 
+def _runc_containers_of(home: Path) -> list[str]:
+    """runc's records (default --root) of containers whose bundle was under ``home``."""
+    found = []
+    root = Path("/run/runc")
+    for entry in root.iterdir() if root.is_dir() else []:
+        try:
+            state = json.loads((entry / "state.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if str(state.get("config", {}).get("rootfs", "")).startswith(str(home)):
+            found.append(entry.name)
+    return found
+
+
 def _mounts_under(path: Path) -> list[str]:
     with open("/proc/self/mountinfo", encoding="utf-8") as handle:
         return [line.split()[4] for line in handle if line.split()[4].startswith(str(path))]
@@ -111,4 +125,5 @@ def test_sigkill_during_builds_leaves_a_valid_store(
     assert "#2 CACHED" in final.stderr, final.stderr
     _check_store(home)
     assert _mounts_under(home) == [], "a build left overlay mounts behind"
+    assert _runc_containers_of(home) == [], "killed builds' runc containers were not reaped"
     assert run_dockwright("images", env={"DOCKWRIGHT_HOME": str(home)}).stdout.count("crash") == 1

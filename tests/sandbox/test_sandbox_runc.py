@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import time
 import uuid
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 
 from dockwright.errors import BuildError
 from dockwright.sandbox import BindMount, ProcessSpec, RuncExecutor, run_checked
+from dockwright.sandbox.runc import runtime_config
+from dockwright.sandbox.users import resolve_user
 from support import require_tool
 
 from .conftest import runc_list
@@ -322,3 +326,71 @@ def test_containers_get_their_cgroup_under_the_parent(runc_root: Path, rootfs: P
 def test_a_bad_cgroup_parent_is_refused(bad: str) -> None:
     with pytest.raises(ValueError, match="not a cgroup path"):
         RuncExecutor(cgroup_parent=bad)
+
+
+def _start_container(runc: str, runc_root: Path, rootfs: Path, bundle: Path, cid: str) -> int:
+    """``runc run`` of ``sleep 60`` in ``rootfs`` as a killed dockwright would have left it
+    running; returns the container's init pid once runc reports it."""
+    bundle.mkdir()
+    spec = sh("sleep 60")
+    config = runtime_config(rootfs, spec, resolve_user(rootfs, spec.user), [])
+    (bundle / "config.json").write_text(json.dumps(config))
+    subprocess.Popen(
+        [runc, "--root", str(runc_root), "run", "--bundle", str(bundle), cid],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    for _ in range(200):
+        state = runc_root / cid / "state.json"
+        if state.exists():
+            pid = json.loads(state.read_text()).get("init_process_pid", 0)
+            if pid:
+                return int(pid)
+        time.sleep(0.05)
+    raise AssertionError("runc did not start the container")
+
+
+def test_containers_a_killed_build_left_are_reaped_and_live_ones_kept(
+    runc_root: Path, rootfs: Path, tmp_path: Path
+) -> None:
+    runc = require_tool("runc", "apt-get install -y runc")
+    prefix = f"dwtest-{uuid.uuid4().hex[:8]}-"
+    executor = RuncExecutor(runc, state_root=runc_root, id_prefix=prefix)
+    dead, live, orphan = f"{prefix}dead", f"{prefix}live", f"{prefix}orphan"
+    dead_pid = _start_container(runc, runc_root, rootfs, tmp_path / "b1", dead)
+    live_pid = _start_container(runc, runc_root, rootfs, tmp_path / "b2", live)
+    orphan_pid = _start_container(runc, runc_root, rootfs, tmp_path / "b3", orphan)
+    try:
+        # Only runc killed: the command runs on, orphaned; reaping must stop it too.
+        for proc in subprocess.run(
+            ["pgrep", "-f", orphan], check=False, capture_output=True, text=True
+        ).stdout.split():
+            if int(proc) != orphan_pid:
+                os.kill(int(proc), signal.SIGKILL)
+        time.sleep(0.2)
+        assert Path(f"/proc/{orphan_pid}").exists()
+        # SIGKILL of dockwright's process group: runc and the command die, runc's record stays.
+        for proc in subprocess.run(
+            ["pgrep", "-f", dead], check=False, capture_output=True, text=True
+        ).stdout.split():
+            os.kill(int(proc), signal.SIGKILL)
+        os.kill(dead_pid, signal.SIGKILL)
+        for _ in range(100):
+            if not Path(f"/proc/{dead_pid}").exists():
+                break
+            time.sleep(0.05)
+        assert dead in runc_list(runc_root)
+        assert sorted(executor.reap_stale()) == sorted([dead, orphan])
+        assert runc_list(runc_root) == [live]
+        assert Path(f"/proc/{live_pid}").exists()
+        for _ in range(100):
+            if not Path(f"/proc/{orphan_pid}").exists():
+                break
+            time.sleep(0.05)
+        assert not Path(f"/proc/{orphan_pid}").exists(), "the orphaned command still runs"
+    finally:
+        subprocess.run([runc, "--root", str(runc_root), "delete", "-f", orphan], check=False)
+        subprocess.run([runc, "--root", str(runc_root), "delete", "-f", live], check=False)
+        subprocess.run([runc, "--root", str(runc_root), "delete", "-f", dead], check=False)

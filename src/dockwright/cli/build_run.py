@@ -259,6 +259,8 @@ def full_build(args: argparse.Namespace, memo_plan: MemoPlan | None) -> int:
     emit, finish = progress_printer(args.progress, sys.stderr, quiet=quiet)
     with store.session():
         snapshotter = open_snapshotter(store.root / "snapshots")
+        # Containers first: a killed build's command may still run on a snapshot mount.
+        executor.reap_stale()
         snapshotter.recover()
         if args.cache_from:
             from dockwright.cli.build_cache import import_caches  # noqa: PLC0415

@@ -21,6 +21,8 @@ RUNC_INSTALL_HINT = "install runc: apt-get install runc"
 # /docker/buildkit: one absolute folder per tool in every hierarchy, not nested in whatever
 # cgroup the caller happens to sit in.
 DEFAULT_CGROUP_PARENT = "/dockwright"
+# runc's own --root when run as root (containers' state folders are named by their ids).
+_DEFAULT_STATE_ROOT = Path("/run/runc")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Docker's default capability set.
@@ -252,6 +254,33 @@ class RuncExecutor:
         self._id_prefix = id_prefix
         self._cgroup_parent = check_cgroup_parent(cgroup_parent)
 
+    def reap_stale(self) -> list[str]:
+        """Delete the containers a killed dockwright left behind (ids with this executor's
+        prefix whose ``runc run`` is gone: runc keeps their state and cgroups until deleted,
+        and a command still running is orphaned), killing what still runs in them; return
+        their ids. Containers of builds running beside this one are left alone."""
+        root = self._state_root or _DEFAULT_STATE_ROOT
+        try:
+            names = [n for n in os.listdir(root) if n.startswith(self._id_prefix)]
+        except OSError:
+            return []
+        reaped: list[str] = []
+        for name in names:
+            if not _abandoned(root / name / "state.json"):
+                continue
+            binary = shutil.which(self._runc or "runc")
+            if binary is None:
+                return reaped
+            subprocess.run(
+                self._command(binary, "delete", "-f", name),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+            reaped.append(name)
+        return reaped
+
     def _binary(self) -> str:
         found = shutil.which(self._runc or "runc")
         if found is None:
@@ -345,13 +374,17 @@ class RuncExecutor:
                 process.wait()
             if process.stdout is not None:
                 process.stdout.close()
-            subprocess.run(
-                self._command(binary, "delete", "-f", container_id),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
+            # A `runc run` that ran to its end removed the container itself; only one cut
+            # short (or that failed half-way) leaves its state folder for `delete` to clear.
+            state = (self._state_root or _DEFAULT_STATE_ROOT) / container_id
+            if os.path.lexists(state):
+                subprocess.run(
+                    self._command(binary, "delete", "-f", container_id),
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    check=False,
+                )
         errors = _runc_errors(log)
         if status != 0 and errors:
             raise BuildError(
@@ -360,6 +393,34 @@ class RuncExecutor:
                 output_tail=errors,
             )
         return status
+
+
+def _abandoned(state_file: Path) -> bool:
+    """Whether the container whose runc ``state.json`` this is was left by a killed
+    ``runc run``: its init process is gone (or the pid reused by another process), or it
+    still runs but its parent is no longer runc (runc was killed; the command was orphaned)."""
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        pid = int(state["init_process_pid"])
+        start = int(state["init_process_start"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False  # being created or deleted right now, or not runc's: leave it
+    fields = _stat_fields(pid)
+    if fields is None or int(fields[19]) != start:  # field 22 of stat: the start time
+        return True
+    try:
+        parent = Path(f"/proc/{int(fields[1])}/comm").read_text(encoding="utf-8")
+    except OSError:
+        return True
+    return not parent.startswith("runc")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    """``/proc/PID/stat`` from its third field on (the state), or None when it is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def _runc_errors(log: Path) -> list[str]:
