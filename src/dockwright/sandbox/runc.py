@@ -259,27 +259,31 @@ class RuncExecutor:
         prefix whose ``runc run`` is gone: runc keeps their state and cgroups until deleted,
         and a command still running is orphaned), killing what still runs in them; return
         their ids. Containers of builds running beside this one are left alone."""
-        root = self._state_root or _DEFAULT_STATE_ROOT
+        root = self._state_dir()
         try:
             names = [n for n in os.listdir(root) if n.startswith(self._id_prefix)]
         except OSError:
             return []
-        reaped: list[str] = []
-        for name in names:
-            if not _abandoned(root / name / "state.json"):
-                continue
-            binary = shutil.which(self._runc or "runc")
-            if binary is None:
-                return reaped
-            subprocess.run(
-                self._command(binary, "delete", "-f", name),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                check=False,
-            )
-            reaped.append(name)
-        return reaped
+        abandoned = [n for n in names if _abandoned(root / n / "state.json")]
+        binary = shutil.which(self._runc or "runc") if abandoned else None
+        if binary is None:
+            return []
+        for name in abandoned:
+            self._delete(binary, name)
+        return abandoned
+
+    def _state_dir(self) -> Path:
+        return self._state_root or _DEFAULT_STATE_ROOT
+
+    def _delete(self, binary: str, container_id: str) -> None:
+        """``runc delete -f``: kill what still runs in the container, drop its state."""
+        subprocess.run(
+            self._command(binary, "delete", "-f", container_id),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
 
     def _binary(self) -> str:
         found = shutil.which(self._runc or "runc")
@@ -376,15 +380,8 @@ class RuncExecutor:
                 process.stdout.close()
             # A `runc run` that ran to its end removed the container itself; only one cut
             # short (or that failed half-way) leaves its state folder for `delete` to clear.
-            state = (self._state_root or _DEFAULT_STATE_ROOT) / container_id
-            if os.path.lexists(state):
-                subprocess.run(
-                    self._command(binary, "delete", "-f", container_id),
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    check=False,
-                )
+            if os.path.lexists(self._state_dir() / container_id):
+                self._delete(binary, container_id)
         errors = _runc_errors(log)
         if status != 0 and errors:
             raise BuildError(
