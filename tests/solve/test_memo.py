@@ -28,15 +28,19 @@ def test_memo_finds_the_records_the_store_writes(tmp_path: Path) -> None:
     (context / "f").write_text("x")
     tags = memo.read_tags(store.root)
     assert tags == {"example.com/app:1": str(blob)}
-    memo.remember(
-        store.cache_put,
-        "key-1",
-        context=_signature(context),
-        bases=tags,
-        blobs=[str(blob)],
-        root={"digest": str(blob)},
-        steps=["RUN x"],
-    )
+
+    def record(step: str) -> None:
+        memo.remember(
+            store.cache_put,
+            "key-1",
+            context=_signature(context),
+            bases=tags,
+            blobs=[str(blob)],
+            root={"digest": str(blob)},
+            steps=[step],
+        )
+
+    record("RUN x")
     assert memo._cache_path(store.root, "key-1") == store._cache_path(memo.NAMESPACE, "key-1")
     found = memo.lookup(store.root, "key-1", [context])
     assert found is not None and found["steps"] == ["RUN x"]
@@ -44,15 +48,7 @@ def test_memo_finds_the_records_the_store_writes(tmp_path: Path) -> None:
     (context / "f").write_text("y")
     assert memo.lookup(store.root, "key-1", [context]) is None
     assert memo.lookup(store.root, "other-key", [context]) is None
-    memo.remember(
-        store.cache_put,
-        "key-1",
-        context=_signature(context),
-        bases=tags,
-        blobs=[str(blob)],
-        root={"digest": str(blob)},
-        steps=["RUN y"],
-    )
+    record("RUN y")
     assert memo.lookup(store.root, "key-1", [context]) is not None
     (rootfs / "hello").write_text("changed")
     store_rootfs_image(tmp_path / "s", rootfs, "example.com/app:1")
