@@ -4,14 +4,13 @@ HTTP server (ADD URL, ADD git), the base images in both, BuildKit's results cach
 from __future__ import annotations
 
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from build.harness import BuildEnv, make_git_repo, serve_folder, setup_env, shared_data
-from support import DockerDaemon, require_tool
+from support import DockerDaemon, ssh_agent
 
 
 @pytest.fixture(scope="session")
@@ -23,21 +22,10 @@ def build_env(
     www = work / "www"
     shutil.copytree(shared_data(), www)
     make_git_repo(www / "repo.git")
-    agent = require_tool("ssh-agent", "apt-get install -y openssh-client")
-    sock = work / "ssh-agent.sock"
-    started = subprocess.run([agent, "-a", str(sock)], capture_output=True, text=True, check=True)
-    pid = next(
-        line.split("=", 1)[1].split(";", 1)[0]
-        for line in started.stdout.splitlines()
-        if line.startswith("SSH_AGENT_PID=")
-    )
-    try:
-        with serve_folder(www) as http:
-            env = setup_env(dockerd, work, http)
-            env.ssh_sock = sock
-            yield env
-    finally:
-        subprocess.run(["kill", pid], check=False)
+    with ssh_agent(work / "ssh-agent.sock") as sock, serve_folder(www) as http:
+        env = setup_env(dockerd, work, http)
+        env.ssh_sock = sock
+        yield env
 
 
 @pytest.fixture(scope="session")

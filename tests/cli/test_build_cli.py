@@ -15,7 +15,7 @@ import pytest
 
 from dockwright.image.model import ImageConfig, Manifest
 from dockwright.store import Store
-from support import require_tool, run_dockwright
+from support import require_tool, run_dockwright, ssh_agent
 from support.images import store_rootfs_image
 from support.registry import RegistryServer
 
@@ -345,15 +345,7 @@ def test_foreign_platform_run_without_emulation_says_so(
 
 
 def test_ssh_agent_is_forwarded_only_on_request(home: Path, tmp_path: Path) -> None:
-    agent = require_tool("ssh-agent", "apt-get install -y openssh-client")
-    sock = tmp_path / "agent.sock"
-    started = subprocess.run([agent, "-a", str(sock)], capture_output=True, text=True, check=True)
-    pid = next(
-        line.split("=", 1)[1].split(";", 1)[0]
-        for line in started.stdout.splitlines()
-        if line.startswith("SSH_AGENT_PID=")
-    )
-    try:
+    with ssh_agent(tmp_path / "agent.sock") as sock:
         ctx = _context(
             tmp_path,
             'FROM busybox\nRUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo yes > /ssh\n',
@@ -366,8 +358,6 @@ def test_ssh_agent_is_forwarded_only_on_request(home: Path, tmp_path: Path) -> N
         assert not any(name.startswith("run/buildkit") for name in files)
         refused = run_dockwright("build", ctx, "--no-cache", env=env)
         assert refused.returncode != 0  # no --ssh: no socket, so the test in RUN fails
-    finally:
-        subprocess.run(["kill", pid], check=False)
 
 
 def test_copy_unpack_lays_out_the_layers_before_the_first_build(home: Path, tmp_path: Path) -> None:

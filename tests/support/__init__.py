@@ -55,6 +55,7 @@ from support.tools import (
     go_toolchain,
     require_tool,
     run_dockwright,
+    ssh_agent,
 )
 
 __all__ = [
@@ -102,6 +103,7 @@ __all__ = [
     "running_registry",
     "skopeo_copy",
     "skopeo_inspect",
+    "ssh_agent",
     "start_dockerd",
     "start_registry",
     "stop_dockerd",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -138,3 +139,20 @@ def conformance_dir() -> Path:
     if not candidate.is_dir():
         pytest.skip(f"{CONFORMANCE_SKIP_REASON} at {candidate}")
     return candidate
+
+
+@contextlib.contextmanager
+def ssh_agent(sock: Path) -> Iterator[Path]:
+    """A private ``ssh-agent`` listening on ``sock`` (fails, never skips, when it is missing);
+    stopped on exit. Yields ``sock``, for ``SSH_AUTH_SOCK``."""
+    agent = require_tool("ssh-agent", "apt-get install -y openssh-client")
+    started = subprocess.run([agent, "-a", str(sock)], capture_output=True, text=True, check=True)
+    pid = next(
+        line.split("=", 1)[1].split(";", 1)[0]
+        for line in started.stdout.splitlines()
+        if line.startswith("SSH_AGENT_PID=")
+    )
+    try:
+        yield sock
+    finally:
+        subprocess.run(["kill", pid], check=False)
