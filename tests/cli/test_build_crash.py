@@ -3,11 +3,8 @@ build cleans up after it (mounts, half-written snapshots) and reuses what was co
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import random
-import signal
 import subprocess
 import sys
 import time
@@ -15,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dockwright.store import Store
 from support import require_tool, run_dockwright
 from support.images import store_rootfs_image
+
+from .crashkit import check_store, sigkill_at_random
 
 KILLS = int(os.environ.get("DOCKWRIGHT_BUILD_CRASH_KILLS", "20"))
 
@@ -29,17 +27,6 @@ RUN echo "$N" > /n && dd if=/dev/zero of=/big2 bs=1M count=4 2>/dev/null
 COPY data.txt /data.txt
 RUN sleep 0.2 && echo "$N done" > /done
 """
-
-
-def _check_store(home: Path) -> None:
-    index = json.loads((home / "index.json").read_text())
-    assert index["schemaVersion"] == 2
-    blobs = home / "blobs" / "sha256"
-    if blobs.is_dir():
-        for blob in blobs.iterdir():
-            digest = hashlib.sha256(blob.read_bytes()).hexdigest()
-            assert digest == blob.name, f"blob {blob} holds bytes of {digest}"
-    assert Store.open(home).verify() == []
 
 
 def _runc_containers_of(home: Path) -> list[str]:
@@ -95,35 +82,19 @@ def test_sigkill_during_builds_leaves_a_valid_store(
     assert first.returncode == 0, first.stderr
     duration = time.monotonic() - started
 
-    rng = random.Random(20261128)
-    killed = attempts = 0
-    window = duration * 1.2
-    while killed < KILLS:
-        attempts += 1
-        assert attempts <= 3 * KILLS, f"only {killed} of {attempts} builds could be killed"
-        if attempts % 3 == 0:
-            (ctx / "data.txt").write_text(f"data {attempts}\n")
-        proc = subprocess.Popen(
-            command(attempts),
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        time.sleep(rng.uniform(0.0, window))
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            killed += 1
-        else:
-            window *= 0.8
-        proc.wait()
-        _check_store(home)
+    def touch_data_every_third(attempt: int) -> None:
+        if attempt % 3 == 0:
+            (ctx / "data.txt").write_text(f"data {attempt}\n")
+
+    sigkill_at_random(
+        command, env, home, kills=KILLS, window=duration * 1.2, prepare=touch_data_every_third
+    )
 
     final = run_dockwright(*command(10_000)[3:], env={"DOCKWRIGHT_HOME": str(home)})
     assert final.returncode == 0, final.stderr
     # The first RUN was committed long ago: it must come from the cache, not run again.
     assert "#2 CACHED" in final.stderr, final.stderr
-    _check_store(home)
+    check_store(home)
     assert _mounts_under(home) == [], "a build left overlay mounts behind"
     assert _runc_containers_of(home) == [], "killed builds' runc containers were not reaped"
     assert run_dockwright("images", env={"DOCKWRIGHT_HOME": str(home)}).stdout.count("crash") == 1
