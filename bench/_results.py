@@ -307,24 +307,35 @@ def _print_profile(prof: Profile) -> None:
         print(f"  profile error: {error}")
 
 
-def report(results: Results, phases: Mapping[str, float], total: float) -> list[Target]:
-    """Print every figure, the ratios and a PASS/FAIL line per target."""
-    print("dockwright package benchmark (bench/package.py)")
-    for key, value in results.versions.items():
-        print(f"  {key:<14} {value}")
-    m = results.machine
+def print_header(
+    title: str, versions: Mapping[str, str], machine: Mapping[str, object], width: int
+) -> None:
+    """A report's first lines: the title, the tools' versions, the machine and its load (with
+    a warning when the load exceeded the CPU count); labels padded to ``width``."""
+    print(title)
+    for key, value in versions.items():
+        print(f"  {key:<{width}} {value}")
+    m = machine
     print(
-        f"  machine        {m.get('cpus')} CPUs, kernel {m.get('kernel')}, 1-min load "
+        f"  {'machine':<{width}} {m.get('cpus')} CPUs, kernel {m.get('kernel')}, 1-min load "
         f"{m.get('loadavg_start', 0.0):.2f} at start, {m.get('loadavg_end', 0.0):.2f} at end"
     )
     cpus = m.get("cpus")
     loads = [m.get("loadavg_start", 0.0), m.get("loadavg_end", 0.0)]
     if isinstance(cpus, int) and any(isinstance(x, float) and x > cpus for x in loads):
+        indent = " " * (width + 3)
         print(
-            "  WARNING        the 1-minute load exceeded the CPU count: other work competed "
-            "for the CPUs,\n                 so timings are noisy (rotation keeps the medians "
-            "comparable, not exact)"
+            f"  {'WARNING':<{width}} the 1-minute load exceeded the CPU count: other work "
+            f"competed for the CPUs,\n{indent}so timings are noisy (rotation keeps the "
+            "medians comparable, not exact)"
         )
+
+
+def report(results: Results, phases: Mapping[str, float], total: float) -> list[Target]:
+    """Print every figure, the ratios and a PASS/FAIL line per target."""
+    print_header(
+        "dockwright package benchmark (bench/package.py)", results.versions, results.machine, 14
+    )
     print(
         "  notes          one base and one set of Go flags (-trimpath -ldflags='-s -w', "
         "CGO_ENABLED=0) for all;\n"

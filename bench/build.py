@@ -62,7 +62,7 @@ if not __package__:  # run as a script: its folder is sys.path[0]; make `bench` 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _services, build_images
-from bench._results import Build, Series, Target, fmt_s
+from bench._results import Build, Series, Target, fmt_s, print_header
 from bench._tools import BenchError, tool_version
 from bench.build_tools import Buildah, Builder, Docker, Dockwright, Memory, measure_memory
 from bench.package import Cleanup, Phases, dockwright_command
@@ -343,22 +343,12 @@ def _mb(n: int) -> str:
 
 def report(results: Results, phases: Mapping[str, float], total: float) -> list[Target]:
     """Print every figure and ratio, then PASS/FAIL per target."""
-    print("dockwright build benchmark (bench/build.py): multistage Go build")
-    for key, value in results.versions.items():
-        print(f"  {key:<15} {value}")
-    m = results.machine
-    print(
-        f"  machine         {m.get('cpus')} CPUs, kernel {m.get('kernel')}, 1-min load "
-        f"{m.get('loadavg_start', 0.0):.2f} at start, {m.get('loadavg_end', 0.0):.2f} at end"
+    print_header(
+        "dockwright build benchmark (bench/build.py): multistage Go build",
+        results.versions,
+        results.machine,
+        15,
     )
-    cpus = m.get("cpus")
-    loads = [m.get("loadavg_start", 0.0), m.get("loadavg_end", 0.0)]
-    if isinstance(cpus, int) and any(isinstance(x, float) and x > cpus for x in loads):
-        print(
-            "  WARNING         the 1-minute load exceeded the CPU count: other work competed "
-            "for the CPUs,\n                  so timings are noisy (rotation keeps medians "
-            "comparable, not exact)"
-        )
     print(
         "  notes           BuildKit reads Dockerfile.buildkit (the same without `# syntax=`: "
         "no Docker Hub here);\n"

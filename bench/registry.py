@@ -53,7 +53,7 @@ if not __package__:  # run as a script: its folder is sys.path[0]; make `bench` 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import _goimage, _services
-from bench._results import Breakdown, Target, fmt_s
+from bench._results import Breakdown, Target, fmt_s, print_header
 from bench._tools import BenchError, tool_version
 from bench.package import Cleanup, Phases, dockwright_command
 
@@ -719,18 +719,12 @@ def _print_split(results: Results) -> None:
 
 def report(results: Results, phases: Mapping[str, float], total: float) -> list[Target]:
     """Print every figure, the ratios and a PASS/FAIL line per target."""
-    print("dockwright registry benchmark (bench/registry.py): push / pull vs skopeo copy")
-    for key, value in results.versions.items():
-        print(f"  {key:<16} {value}")
-    m = results.machine
-    print(
-        f"  machine          {m.get('cpus')} CPUs, kernel {m.get('kernel')}, 1-min load "
-        f"{m.get('loadavg_start', 0.0):.2f} at start, {m.get('loadavg_end', 0.0):.2f} at end"
+    print_header(
+        "dockwright registry benchmark (bench/registry.py): push / pull vs skopeo copy",
+        results.versions,
+        results.machine,
+        16,
     )
-    cpus = m.get("cpus")
-    loads = [m.get("loadavg_start", 0.0), m.get("loadavg_end", 0.0)]
-    if isinstance(cpus, int) and any(isinstance(x, float) and x > cpus for x in loads):
-        print("  WARNING          the load exceeded the CPU count: timings are noisy")
     print(
         "  notes            registry: docker-registry (filesystem storage) on 127.0.0.1, plain "
         "http;\n"
